@@ -1,0 +1,1 @@
+"""Start-up, wiring and the transports. Only transport modules import a messaging library."""

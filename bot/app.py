@@ -1,0 +1,37 @@
+"""Wiring: config, database and core, built once at start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from campaign import Campaign, load_campaign
+from handlers.context import Clock
+from handlers.core import Core, system_clock
+from store.database import Database, database_url
+from store.directory import sync_campaign
+
+
+@dataclass
+class App:
+    campaign: Campaign
+    db: Database
+    core: Core
+    clock: Clock
+
+    def now(self) -> dt.datetime:
+        return self.clock()
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_app(config: Path | str | None = None, url: str | None = None, clock: Clock = system_clock) -> App:
+    """Read config, open and migrate the database, seed departments and contacts."""
+    campaign = load_campaign(config)
+    db = Database(url or database_url(campaign.database_url))
+    db.migrate()
+    with db.session() as s:
+        sync_campaign(s, campaign, clock())
+    return App(campaign, db, Core(campaign, db, clock), clock)

@@ -1,0 +1,424 @@
+"""config.toml read once into frozen dataclasses, every value checked at start."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from campaign.errors import ConfigError
+from campaign.phones import is_mobile, normalize_phone
+from campaign.units import FRACTIONAL_UNITS, KNOWN_UNITS
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+ROLES = ("admin", "member")
+AUDIENCES = ("all", "city")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    group: str
+    no: int  # 1-based position inside its group: the item number users type
+    name: str
+    unit: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def fractional(self) -> bool:
+        return self.unit in FRACTIONAL_UNITS
+
+    @property
+    def label(self) -> str:
+        """The name as printed in 附件2, unit in brackets."""
+        return f"{self.name}（{self.unit}）"
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass(frozen=True)
+class Department:
+    key: str
+    name: str
+    short: str
+    aliases: tuple[str, ...] = ()
+    group: str | None = None
+    parent: str | None = None
+
+    def names(self) -> tuple[str, ...]:
+        return (self.key, self.name, self.short, *self.aliases)
+
+
+@dataclass(frozen=True)
+class Contact:
+    name: str
+    department: str
+    section: str = ""
+    mobile: str = ""
+    office: str = ""
+    fax: str = ""
+    email: str = ""
+    role: str = "member"
+    wecom_userid: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Deadline:
+    key: str
+    date: dt.date
+    audience: str
+    title: str
+    material: str
+    recipient: str
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+@dataclass(frozen=True)
+class Reminders:
+    offsets_days: tuple[int, ...] = (7, 3, 1, 0)
+    time: dt.time = dt.time(9, 0)
+
+
+@dataclass(frozen=True)
+class Wanghong:
+    week: int = 2
+    departments: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_amount: Decimal = Decimal(10000)
+    decimal_places: int = 4
+
+
+@dataclass(frozen=True)
+class Campaign:
+    path: str
+    title: str
+    notice: str
+    table_title: str
+    issued: dt.date
+    start: dt.date
+    end: dt.date
+    tz: ZoneInfo
+    coordinator: str
+    email: str
+    departments: tuple[Department, ...]
+    contacts: tuple[Contact, ...]
+    groups: tuple[Group, ...]
+    deadlines: tuple[Deadline, ...]
+    phases: tuple[Phase, ...]
+    reminders: Reminders
+    wanghong: Wanghong
+    limits: Limits
+    database_url: str
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def indicators(self) -> tuple[Indicator, ...]:
+        return tuple(i for g in self.groups for i in g.indicators)
+
+    def department(self, key: str) -> Department:
+        for d in self.departments:
+            if d.key == key:
+                return d
+        raise KeyError(key)
+
+    def group(self, name: str | None) -> Group | None:
+        for g in self.groups:
+            if g.name == name:
+                return g
+        return None
+
+    def indicators_of(self, department_key: str) -> tuple[Indicator, ...]:
+        group = self.group(self.department(department_key).group)
+        return group.indicators if group else ()
+
+    def indicator(self, key: str) -> Indicator:
+        for i in self.indicators:
+            if i.key == key:
+                return i
+        raise KeyError(key)
+
+    def find_department(self, text: str) -> Department | None:
+        """Return the department a user means by its key, full, short or alias name."""
+        wanted = text.strip()
+        for d in self.departments:
+            if wanted in d.names():
+                return d
+        for d in self.departments:  # 市公安局 also answers to 三明市公安局 and 公安局
+            if any(wanted and (wanted in n or n in wanted) for n in (d.name, d.short)):
+                return d
+        return None
+
+
+KNOWN_SECTIONS = frozenset(
+    {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
+     "contacts", "groups", "database", "telegram", "wecom", "calendar"}
+)
+
+
+class _Reader:
+    """Typed access to the TOML tree that names the key in every error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        return ConfigError(self.path, key, reason)
+
+    def table(self, data: Mapping[str, Any], key: str, required: bool = True) -> Mapping[str, Any]:
+        value = data.get(key)
+        if value is None and not required:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, "must be a table")
+        return value
+
+    def tables(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key)
+        if not isinstance(value, list) or not value or not all(isinstance(v, Mapping) for v in value):
+            raise self.fail(key, f"must be a non-empty array of tables ([[{key}]])")
+        return value
+
+    def text(self, data: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str) or (default is None and not value.strip()):
+            raise self.fail(f"{where}.{key}", "must be a non-empty string" if default is None else "must be a string")
+        return value.strip()
+
+    def date(self, data: Mapping[str, Any], key: str, where: str) -> dt.date:
+        value = data.get(key)
+        if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+            raise self.fail(f"{where}.{key}", "must be a date like 2023-08-20")
+        return value
+
+    def strs(self, data: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(f"{where}.{key}", "must be a list of non-empty strings")
+        return tuple(v.strip() for v in value)
+
+
+def load_campaign(path: Path | str | None = None) -> Campaign:
+    """Read and check the campaign config: BOT_CONFIG, else the config.toml of the project."""
+    chosen = Path(path or os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(chosen, "(file)", "file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(chosen, "(syntax)", str(exc)) from None
+    return parse_campaign(raw, chosen)
+
+
+def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
+    """Build the Campaign from a parsed TOML tree, failing on the first bad value."""
+    r = _Reader(path)
+    for key in raw:
+        if key not in KNOWN_SECTIONS:
+            raise r.fail(key, f"unknown section; known: {', '.join(sorted(KNOWN_SECTIONS))}")
+    c = r.table(raw, "campaign")
+    try:
+        tz = ZoneInfo(r.text(c, "timezone", "campaign", "Asia/Shanghai") or "Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.fail("campaign.timezone", "unknown time zone") from None
+    start, end = r.date(c, "start", "campaign"), r.date(c, "end", "campaign")
+    if end < start:
+        raise r.fail("campaign.end", "must not be before campaign.start")
+
+    groups = _groups(r, raw)
+    departments = _departments(r, raw, {g.name for g in groups})
+    dept_keys = {d.key for d in departments}
+    contacts = _contacts(r, raw, dept_keys)
+    coordinator = r.text(c, "coordinator", "campaign")
+    if coordinator not in dept_keys:
+        raise r.fail("campaign.coordinator", f"no department with key {coordinator!r}")
+    return Campaign(
+        path=str(path),
+        title=r.text(c, "title", "campaign"),
+        notice=r.text(c, "notice", "campaign", ""),
+        table_title=r.text(c, "table_title", "campaign"),
+        issued=r.date(c, "issued", "campaign"),
+        start=start,
+        end=end,
+        tz=tz,
+        coordinator=coordinator,
+        email=r.text(c, "email", "campaign", ""),
+        departments=departments,
+        contacts=contacts,
+        groups=groups,
+        deadlines=_deadlines(r, raw, start, end),
+        phases=tuple(
+            Phase(r.text(p, "name", w), r.date(p, "start", w), r.date(p, "end", w))
+            for w, p in ((f"phases[{n}]", p) for n, p in enumerate(r.tables(raw, "phases")))
+        ),
+        reminders=_reminders(r, raw),
+        wanghong=_wanghong(r, raw, dept_keys),
+        limits=_limits(r, raw),
+        database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
+        sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
+    )
+
+
+def _groups(r: _Reader, raw: Mapping[str, Any]) -> tuple[Group, ...]:
+    groups: list[Group] = []
+    keys: set[str] = set()
+    labels: set[tuple[str, str]] = set()
+    for gn, g in enumerate(r.tables(raw, "groups")):
+        where = f"groups[{gn}]"
+        name = r.text(g, "name", where)
+        if any(x.name == name for x in groups):
+            raise r.fail(f"{where}.name", f"group {name!r} appears twice")
+        items = g.get("indicators")
+        if not isinstance(items, list) or not items:
+            raise r.fail(f"{where}.indicators", "must be a non-empty list")
+        indicators: list[Indicator] = []
+        for n, item in enumerate(items):
+            iw = f"{where}.indicators[{n}]"
+            if not isinstance(item, Mapping):
+                raise r.fail(iw, "must be a table with key, name and unit")
+            key, unit = r.text(item, "key", iw), r.text(item, "unit", iw)
+            if key in keys:
+                raise r.fail(f"{iw}.key", f"indicator key {key!r} appears twice")
+            if unit not in KNOWN_UNITS:
+                raise r.fail(f"{iw}.unit", f"unknown unit {unit!r}; known: {'、'.join(sorted(KNOWN_UNITS))}")
+            ind = Indicator(key, name, n + 1, r.text(item, "name", iw), unit, r.strs(item, "aliases", iw))
+            if (ind.name, unit) in labels:
+                raise r.fail(f"{iw}.name", f"{ind.label} appears twice")
+            keys.add(key)
+            labels.add((ind.name, unit))
+            indicators.append(ind)
+        groups.append(Group(name, tuple(indicators)))
+    return tuple(groups)
+
+
+def _departments(r: _Reader, raw: Mapping[str, Any], group_names: set[str]) -> tuple[Department, ...]:
+    result: list[Department] = []
+    for n, d in enumerate(r.tables(raw, "departments")):
+        where = f"departments[{n}]"
+        dep = Department(
+            key=r.text(d, "key", where),
+            name=r.text(d, "name", where),
+            short=r.text(d, "short", where),
+            aliases=r.strs(d, "aliases", where),
+            group=r.text(d, "group", where, "") or None,
+            parent=r.text(d, "parent", where, "") or None,
+        )
+        if any(x.key == dep.key for x in result):
+            raise r.fail(f"{where}.key", f"department key {dep.key!r} appears twice")
+        if dep.group is not None and dep.group not in group_names:
+            raise r.fail(f"{where}.group", f"no indicator group named {dep.group!r}")
+        result.append(dep)
+    keys = {d.key for d in result}
+    for n, dep in enumerate(result):
+        if dep.parent is not None and dep.parent not in keys:
+            raise r.fail(f"departments[{n}].parent", f"no department with key {dep.parent!r}")
+    return tuple(result)
+
+
+def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[Contact, ...]:
+    result: list[Contact] = []
+    for n, c in enumerate(r.tables(raw, "contacts")):
+        where = f"contacts[{n}]"
+        contact = Contact(
+            name=r.text(c, "name", where),
+            department=r.text(c, "department", where),
+            section=r.text(c, "section", where, ""),
+            mobile=normalize_phone(r.text(c, "mobile", where, "")),
+            office=r.text(c, "office", where, ""),
+            fax=r.text(c, "fax", where, ""),
+            email=r.text(c, "email", where, ""),
+            role=r.text(c, "role", where, "member"),
+            wecom_userid=r.text(c, "wecom_userid", where, ""),
+        )
+        if contact.department not in dept_keys:
+            raise r.fail(f"{where}.department", f"no department with key {contact.department!r}")
+        if contact.role not in ROLES:
+            raise r.fail(f"{where}.role", f"must be one of {', '.join(ROLES)}")
+        if contact.mobile and not is_mobile(contact.mobile):
+            raise r.fail(f"{where}.mobile", "must be an 11-digit mobile number starting with 1")
+        if any(x.name == contact.name and x.department == contact.department for x in result):
+            raise r.fail(f"{where}.name", f"contact {contact.name!r} appears twice in one department")
+        result.append(contact)
+    if not any(c.is_admin for c in result):
+        raise r.fail("contacts", "at least one contact needs role = \"admin\"")
+    return tuple(result)
+
+
+def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date) -> tuple[Deadline, ...]:
+    result: list[Deadline] = []
+    for n, d in enumerate(r.tables(raw, "deadlines")):
+        where = f"deadlines[{n}]"
+        item = Deadline(
+            key=r.text(d, "key", where),
+            date=r.date(d, "date", where),
+            audience=r.text(d, "audience", where, "all"),
+            title=r.text(d, "title", where),
+            material=r.text(d, "material", where),
+            recipient=r.text(d, "recipient", where),
+        )
+        if item.audience not in AUDIENCES:
+            raise r.fail(f"{where}.audience", f"must be one of {', '.join(AUDIENCES)}")
+        if not start <= item.date <= end:
+            raise r.fail(f"{where}.date", "must lie within campaign.start and campaign.end")
+        if any(x.key == item.key for x in result):
+            raise r.fail(f"{where}.key", f"deadline key {item.key!r} appears twice")
+        result.append(item)
+    return tuple(sorted(result, key=lambda d: d.date))
+
+
+def _reminders(r: _Reader, raw: Mapping[str, Any]) -> Reminders:
+    t = r.table(raw, "reminders", required=False)
+    offsets = t.get("offsets_days", [7, 3, 1, 0])
+    if not isinstance(offsets, list) or not all(isinstance(o, int) and 0 <= o <= 60 for o in offsets):
+        raise r.fail("reminders.offsets_days", "must be a list of whole days between 0 and 60")
+    text = r.text(t, "time", "reminders", "09:00")
+    try:
+        at = dt.time.fromisoformat(text)
+    except ValueError:
+        raise r.fail("reminders.time", "must be a time like 09:00") from None
+    return Reminders(tuple(sorted(set(offsets), reverse=True)), at)
+
+
+def _wanghong(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> Wanghong:
+    t = r.table(raw, "wanghong", required=False)
+    week = t.get("week", 2)
+    if not isinstance(week, int) or isinstance(week, bool) or not 1 <= week <= 5:
+        raise r.fail("wanghong.week", "must be a week of the month from 1 to 5 (5 = the last week)")
+    departments = r.strs(t, "departments", "wanghong")
+    for key in departments:
+        if key not in dept_keys:
+            raise r.fail("wanghong.departments", f"no department with key {key!r}")
+    return Wanghong(week, departments)
+
+
+def _limits(r: _Reader, raw: Mapping[str, Any]) -> Limits:
+    t = r.table(raw, "limits", required=False)
+    top = t.get("max_amount", 10000)
+    places = t.get("decimal_places", 4)
+    if not isinstance(top, int) or isinstance(top, bool) or top < 1:
+        raise r.fail("limits.max_amount", "must be a whole number of at least 1")
+    if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 4:
+        raise r.fail("limits.decimal_places", "must be a whole number from 0 to 4 (the ledger keeps 4)")
+    return Limits(Decimal(top), places)

@@ -1,0 +1,122 @@
+"""Admins keep the contact list in chat: list, add, change and remove contacts."""
+
+from __future__ import annotations
+
+import re
+
+from campaign.phones import is_mobile, normalize_phone
+from handlers.context import Context
+from handlers.messages import Reply
+from store import directory
+from store.directory import Person
+
+FIELDS = {
+    "手机": "mobile", "手机号": "mobile", "电话": "office", "办公电话": "office", "科室": "section", "部门": "section",
+    "传真": "fax", "邮箱": "email", "电子邮箱": "email", "角色": "role", "企业微信": "wecom_userid",
+}
+ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员": "member", "member": "member"}
+_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z]{2,20}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LANDLINE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}$")
+
+
+def contacts(ctx: Context) -> list[Reply]:
+    """List every active contact with department, section and phone."""
+    with ctx.db.session() as s:
+        everyone = directory.people(s)
+        bound = {p.id for p in everyone if directory.chats_of(s, p.id)}
+    lines = ["联系人名单（✓ 已绑定聊天）："]
+    for dep in ctx.campaign.departments:
+        for p in (p for p in everyone if p.department == dep.key):
+            phone = p.mobile or p.office or "无电话"
+            role = "，管理员" if p.is_admin else ""
+            lines.append(f"· {dep.short} {p.name}（{p.section or '—'}，{phone}{role}）{'✓' if p.id in bound else ''}")
+    lines.append("添加联系人 姓名 单位 手机号 [科室]；修改联系人 姓名 手机 新号码；删除联系人 姓名")
+    return [Reply("\n".join(lines))]
+
+
+def add_contact(ctx: Context) -> list[Reply]:
+    """Add a contact: 添加联系人 姓名 单位 手机号 [科室]."""
+    parts = ctx.args.split()
+    if len(parts) < 3:
+        return [Reply("格式：添加联系人 姓名 单位 手机号 [科室]\n例如：添加联系人 张三 公安局 13800000000 网安支队")]
+    name, unit, phone, section = parts[0], parts[1], parts[2], " ".join(parts[3:])
+    if not _NAME.match(name):
+        return [Reply(f"姓名「{name}」不对：请写2到20个字的姓名。")]
+    dep = ctx.campaign.find_department(unit)
+    if dep is None:
+        return [Reply(f"没有找到单位「{unit}」。可以写简称，例如：公安局、市场监管局、海关。")]
+    fields = {"section": section} if section else {}
+    if is_mobile(phone):
+        fields["mobile"] = normalize_phone(phone)
+    elif _LANDLINE.match(phone):
+        fields["office"] = phone
+    else:
+        return [Reply(f"电话「{phone}」不对：请写11位手机号，或带区号的座机号（如0598-8289060）。")]
+    with ctx.db.session() as s:
+        ids = directory.department_ids(s)
+        person, created = directory.save_contact(s, department_id=ids[dep.key], name=name, now=ctx.now, **fields)
+    verb = "已添加" if created else "已更新"
+    return [Reply(f"{verb}联系人：{dep.short} {person.name}（{phone}）。对方用这个手机号即可验证身份。")]
+
+
+def edit_contact(ctx: Context) -> list[Reply]:
+    """Change one field: 修改联系人 姓名 字段 新值."""
+    parts = ctx.args.split(maxsplit=2)
+    if len(parts) < 3 or parts[1] not in FIELDS:
+        names = "、".join(k for k in FIELDS if len(k) == 2)
+        return [Reply(f"格式：修改联系人 姓名 字段 新值\n字段可以是：{names}\n"
+                      "例如：修改联系人 方广成 手机 13666987053")]
+    name, label, value = parts
+    field = FIELDS[label]
+    target = _one(ctx, name)
+    if isinstance(target, Reply):
+        return [target]
+    if field == "mobile" and not is_mobile(value):
+        return [Reply(f"手机号「{value}」不对：请写11位手机号。")]
+    if field == "email" and not _EMAIL.match(value):
+        return [Reply(f"邮箱「{value}」不对，例如：smscjgjwjk@163.com")]
+    if field == "role":
+        if value not in ROLES:
+            return [Reply("角色只能是：管理员 或 联系人。")]
+        value = ROLES[value]
+        if value == "member" and target.is_admin and _admins(ctx) <= 1:
+            return [Reply("不能这样改：至少要保留一位管理员。")]
+    with ctx.db.session() as s:
+        directory.save_contact(s, department_id=target.department_id, name=target.name, now=ctx.now, **{field: value})
+    return [Reply(f"已修改：{target.name}的{label}改为 {value}。")]
+
+
+def remove_contact(ctx: Context) -> list[Reply]:
+    """Remove a contact: 删除联系人 姓名. Their past counts stay in the ledger."""
+    name = ctx.args.split()[0] if ctx.args.split() else ""
+    if not name:
+        return [Reply("格式：删除联系人 姓名")]
+    target = _one(ctx, name)
+    if isinstance(target, Reply):
+        return [target]
+    if target.is_admin and _admins(ctx) <= 1:
+        return [Reply("不能删除：至少要保留一位管理员。")]
+    with ctx.db.session() as s:
+        directory.deactivate_contact(s, target.id, ctx.now)
+    return [Reply(f"已删除联系人：{ctx.campaign.department(target.department).short} {target.name}。"
+                  "他已经报的数据仍然保留。")]
+
+
+def _one(ctx: Context, text: str) -> Person | Reply:
+    name, _, unit = text.partition("@")
+    with ctx.db.session() as s:
+        found = directory.find_people(s, name)
+    if unit:
+        dep = ctx.campaign.find_department(unit)
+        found = [p for p in found if dep is not None and p.department == dep.key]
+    if not found:
+        return Reply(f"没有找到联系人「{name}」。发“联系人”查看名单。")
+    if len(found) > 1:
+        return Reply(f"有{len(found)}位叫{name}的联系人，请写成：{name}@单位，例如 {name}@公安局")
+    return found[0]
+
+
+def _admins(ctx: Context) -> int:
+    with ctx.db.session() as s:
+        return sum(1 for p in directory.people(s) if p.is_admin)

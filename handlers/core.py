@@ -1,0 +1,82 @@
+"""The core: one incoming message in, replies out. Knows nothing of any transport."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from campaign import Campaign
+from handlers import admin, registration, reports, texts, views
+from handlers.commands import ADMIN_ONLY, parse_command
+from handlers.context import Clock, Context
+from handlers.grammar import clean
+from handlers.messages import Incoming, Reply
+from store import directory
+from store.database import Database
+from store.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Context], list[Reply]]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Core:
+    """Turns each incoming message into replies: authorise, dispatch, and never crash."""
+
+    def __init__(self, campaign: Campaign, db: Database, clock: Clock = system_clock) -> None:
+        self.campaign = campaign
+        self.db = db
+        self.clock = clock
+        self.commands: dict[str, Handler] = {
+            "start": views.start,
+            "help": views.help_,
+            "list": views.list_,
+            "total": views.total,
+            "history": views.history,
+            "undo": reports.undo,
+            "contacts": admin.contacts,
+            "addcontact": admin.add_contact,
+            "editcontact": admin.edit_contact,
+            "removecontact": admin.remove_contact,
+        }
+
+    def handle(self, msg: Incoming) -> list[Reply]:
+        """Answer one message. Errors are logged first, then answered politely."""
+        try:
+            return self._handle(msg)
+        except StoreUnavailable as exc:
+            log.warning("store unavailable for %s/%s/%s: %s", msg.transport, msg.chat_id, msg.message_id, exc)
+            return [Reply(texts.STORE_DOWN)]
+        except Exception:
+            log.exception("message %s/%s/%s failed", msg.transport, msg.chat_id, msg.message_id)
+            return [Reply(texts.SORRY)]
+
+    def _handle(self, msg: Incoming) -> list[Reply]:
+        text = clean(msg.text)
+        command = parse_command(text)
+        if not msg.private:
+            # Groups see no counts: only help is answered there.
+            return [Reply(texts.GROUP_HELP)] if command and command.name in ("help", "start") else []
+        now = self.clock()
+        with self.db.session() as s:
+            person = directory.bound_person(s, msg.transport, msg.sender_id)
+        if person is None:
+            person, replies = registration.stranger(self.campaign, self.db, msg, now)
+            if person is None:
+                return replies
+            command = parse_command("/start")  # just bound: greet and show the list
+        ctx = Context(self.campaign, self.db, msg, now, person, command.args if command else "")
+        if command is None:
+            if not text:
+                return [Reply("请发送文字消息。发“帮助”查看用法。")]
+            return reports.report(ctx, text)
+        handler = self.commands.get(command.name)
+        if handler is None:
+            return [Reply(f"没有“{command.word}”这个命令。发“帮助”查看可用的命令。")]
+        if command.name in ADMIN_ONLY and not person.is_admin:
+            return [Reply("这个命令只有管理员（市市场监管局网监科）可以用。")]
+        return handler(ctx)

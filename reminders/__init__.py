@@ -1,0 +1,1 @@
+"""The reminder plan: which message goes to whom on which working day, derived from config alone."""

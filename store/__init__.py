@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy models, sessions, the ledger, queries and the Excel files."""

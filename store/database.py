@@ -1,0 +1,101 @@
+"""Engine, sessions and migrations. One short session per message or job."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.errors import StoreUnavailable
+
+PROJECT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE = PROJECT / "data" / "bot.db"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_MIGRATION_LOCK = 724_2023  # PostgreSQL advisory lock id: two instances never migrate at once
+
+
+def database_url(configured: str = "") -> str:
+    """Return BOT_DATABASE_URL, else the configured URL, else the SQLite file under data/."""
+    return os.environ.get("BOT_DATABASE_URL") or configured or f"sqlite:///{DEFAULT_SQLITE}"
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions into our own hands so that every one starts with BEGIN IMMEDIATE:
+        # the write lock is held from the first read, so "check the total, then book" cannot race.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a count is confirmed only after its commit is on disk, even across a power cut.
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The bot's database: a SQLAlchemy engine plus a session factory."""
+
+    def __init__(self, url: str) -> None:
+        parsed = make_url(url)
+        self.url = url
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {}
+        if self.dialect == "sqlite":
+            database = parsed.database or ""
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 15, "check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True  # a restarted server must not break the next message
+        self.engine = create_engine(url, **kwargs)
+        if self.dialect == "sqlite":
+            _sqlite_setup(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """Open one short transaction: commit on success, roll back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if _is_connection_problem(exc):
+                raise StoreUnavailable(str(exc.orig)) from exc
+            raise
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _is_connection_problem(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return exc.connection_invalidated or any(
+        word in message
+        for word in ("connection", "could not connect", "server closed", "terminating", "database is locked",
+                     "unable to open", "disk i/o")
+    )

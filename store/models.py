@@ -1,0 +1,99 @@
+"""The tables. Bookings and their entries form the append-only ledger: rows are only added."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from store.columns import Amount, UTCDateTime
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class DepartmentRow(Base):
+    """A reporting unit. County units point at their city department through parent_id."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    short: Mapped[str] = mapped_column(String(100))
+    group_name: Mapped[str | None] = mapped_column(String(100))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+
+
+class ContactRow(Base):
+    """A contact person of 附件1, or one an admin added. Removal deactivates, never deletes."""
+
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("department_id", "name", name="uq_contacts_department_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    section: Mapped[str] = mapped_column(String(100), default="")
+    mobile: Mapped[str] = mapped_column(String(20), default="", index=True)
+    office: Mapped[str] = mapped_column(String(40), default="")
+    fax: Mapped[str] = mapped_column(String(40), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(10), default="member")
+    wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    origin: Mapped[str] = mapped_column(String(10), default="config")
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Binding(Base):
+    """Which messaging account speaks for which contact."""
+
+    __tablename__ = "bindings"
+    __table_args__ = (UniqueConstraint("transport", "user_id", name="uq_bindings_transport_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(100))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    bound_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Booking(Base):
+    """One incoming message that changed counts. Its unique key makes redelivery harmless."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("transport", "chat_id", "message_id", name="uq_bookings_message"),
+        Index("ix_bookings_contact", "contact_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(100))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # report | correction | undo
+    text: Mapped[str] = mapped_column(Text)
+    booked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # An undo points at the booking it reverses; unique, so nothing is reversed twice.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), unique=True)
+
+
+class Entry(Base):
+    """One signed amount of one indicator. Totals are sums of these rows."""
+
+    __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_department_indicator", "department_id", "indicator", "booked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    indicator: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(Amount())
+    booked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
