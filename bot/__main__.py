@@ -57,6 +57,15 @@ def _dispatch(app: object, command: str, args: argparse.Namespace) -> int:
     from bot.console import ConsoleError, pick_person, run_console
 
     assert isinstance(app, App)
+    if command == "run":
+        import asyncio
+
+        from bot.runner import configured_transports, serve
+
+        transports = configured_transports(app)
+        if transports:
+            asyncio.run(serve(app, transports))
+            return 0
     if command in ("run", "console"):
         name = getattr(args, "name", None)
         if command == "run":

@@ -14,6 +14,16 @@ from store.directory import Person
 
 def stranger(campaign: Campaign, db: Database, msg: Incoming, now: dt.datetime) -> tuple[Person | None, list[Reply]]:
     """Bind the sender if they shared their own 附件1 mobile; otherwise ask for it. Show nothing else."""
+    if msg.transport == "wecom":
+        # The enterprise directory vouches for the userid: no phone check is needed.
+        with db.session() as s:
+            person = directory.person_by_wecom(s, msg.sender_id)
+            if person is not None:
+                directory.bind(s, transport=msg.transport, user_id=msg.sender_id, chat_id=msg.chat_id,
+                               contact_id=person.id, now=now)
+                return person, []
+        return None, [Reply("您好！本应用只为三明市网络市场监管专项行动各成员单位的联系人服务。"
+                            f"您还不在名单中，请联系市市场监管局网监科（{campaign.email}）。")]
     card = msg.contact
     if card is None:
         return None, [Reply(texts.UNKNOWN_USER, request_contact=True)]

@@ -102,6 +102,14 @@ def people_by_mobile(session: Session, phone: str) -> list[Person]:
     return [p for p in people(session) if p.mobile == wanted]
 
 
+def person_by_wecom(session: Session, userid: str) -> Person | None:
+    found = session.execute(
+        select(ContactRow, DepartmentRow.key).join(DepartmentRow)
+        .where(ContactRow.wecom_userid == userid, ContactRow.active.is_(True))
+    ).first()
+    return _person(*found) if found else None
+
+
 def bound_person(session: Session, transport: str, user_id: str) -> Person | None:
     """The active contact this messaging account speaks for, if any."""
     contact_id = session.scalar(

@@ -1,0 +1,71 @@
+"""Run every configured transport in one asyncio process until asked to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from bot.app import App
+from bot.transport import Transport
+
+log = logging.getLogger(__name__)
+
+# Each factory returns its transport when the environment/config configures it, else None.
+TransportFactory = Callable[[App], Transport | None]
+# Extra services started beside the transports (e.g. the reminder scheduler).
+Service = Callable[[App, dict[str, Transport]], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+_TRANSPORTS = (("bot.telegram", "telegram_transport"), ("bot.wecom", "wecom_transport"))
+
+
+def transport_factories() -> list[TransportFactory]:
+    """The transports this build has, imported lazily so that unused libraries cost nothing at start."""
+    factories: list[TransportFactory] = []
+    for module_name, attr in _TRANSPORTS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        factories.append(getattr(module, attr))
+    return factories
+
+
+def configured_transports(app: App) -> dict[str, Transport]:
+    found: dict[str, Transport] = {}
+    for factory in transport_factories():
+        transport = factory(app)
+        if transport is not None:
+            found[transport.name] = transport
+    return found
+
+
+async def serve(app: App, transports: dict[str, Transport], services: list[Service] | None = None) -> None:
+    """Start the transports and services, wait for SIGINT/SIGTERM, then stop them in reverse."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
+            loop.add_signal_handler(sig, stop.set)
+    started: list[Callable[[], Awaitable[None]]] = []
+    try:
+        for transport in transports.values():
+            await transport.start()
+            started.append(transport.stop)
+            log.info("transport %s started", transport.name)
+        for service in services or []:
+            started.append(await service(app, transports))
+        print("READY " + ",".join(transports), flush=True)
+        await stop.wait()
+    finally:
+        for stopper in reversed(started):
+            try:
+                await stopper()
+            except Exception:
+                log.exception("error while stopping")

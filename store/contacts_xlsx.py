@@ -1,0 +1,258 @@
+"""The contact list (附件1 layout) as xlsx: read what departments send in, write it back out.
+
+Pure code: bytes in, records and problems out (and the reverse). Nothing here decides who a contact is;
+matching a sheet's 单位 to a configured department is the caller's job (Campaign.find_department).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.worksheet.worksheet import Worksheet
+
+from store.export import set_text, unescape_excel_text
+
+HEADER = ("单位", "姓名", "部门", "联系方式", "传真", "电子邮箱")
+WIDTHS = (30.0, 10.0, 26.0, 26.0, 12.0, 24.0)
+HEADER_SEARCH_ROWS = 10
+MAX_FILE_BYTES = 10 * 1024 * 1024  # a contact list is a few KB; refuse anything that could be a zip bomb
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls/.doc container
+_SPACES = re.compile(r"[\s\u3000*＊:：]+")
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    department: str  # as written in the sheet (unit name, e.g. 市公安局 or 三明市公安局)
+    name: str
+    section: str
+    phone: str  # 联系方式 as written (mobile or landline)
+    fax: str
+    email: str
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int  # 1-based sheet row number; 0 for a problem with the sheet as a whole
+    reason: str  # short Chinese reason, e.g. "缺少姓名"
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """0-based column indexes of one header row."""
+
+    department: int | None
+    name: int | None
+    section: int | None
+    phones: tuple[int, ...]  # 手机 and 办公电话 may be separate columns: both are kept
+    fax: int | None
+    email: int | None
+
+    @property
+    def missing(self) -> list[str]:
+        return [label for label, index in (("单位", self.department), ("姓名", self.name)) if index is None]
+
+    @property
+    def found(self) -> int:
+        plain = (self.department, self.name, self.section, self.fax, self.email)
+        return sum(index is not None for index in plain) + len(self.phones)
+
+
+def _kind(header: str) -> str | None:
+    """What a header cell names. Order matters: 联系电话 is a phone, 传真电话 a fax, 单位/部门 the unit."""
+    text = _SPACES.sub("", header).lower()
+    if not text:
+        return None
+    if "姓名" in text or text == "联系人":
+        return "name"
+    if "传真" in text:
+        return "fax"
+    if "邮箱" in text or "邮件" in text or "email" in text or "e-mail" in text:
+        return "email"
+    if "联系方式" in text or "电话" in text or "手机" in text:
+        return "phone"
+    if "科室" in text or "处室" in text:
+        return "section"
+    if "单位" in text:
+        return "unit"
+    if "部门" in text:
+        return "部门"  # the unit, unless a 单位 column exists: then it is the section (附件1 uses it so)
+    return None
+
+
+def _header_columns(cells: Sequence[str]) -> _Columns:
+    first: dict[str, int] = {}
+    phones: list[int] = []
+    for index, cell in enumerate(cells):
+        kind = _kind(cell)
+        if kind == "phone":
+            phones.append(index)
+        elif kind is not None:
+            first.setdefault(kind, index)
+    department, section = first.get("unit"), first.get("section")
+    if department is None:
+        department = first.get("部门")
+    elif section is None:
+        section = first.get("部门")
+    return _Columns(department, first.get("name"), section, tuple(phones), first.get("fax"), first.get("email"))
+
+
+def _text(value: Any) -> str:
+    """A cell value as the text a person typed: 13666987053.0 is the phone 13666987053, not a float."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, float):
+        if value.is_integer():
+            return str(int(value))
+        return format(Decimal(repr(value)).normalize(), "f")
+    if isinstance(value, (int, Decimal)):
+        return format(value, "f") if isinstance(value, Decimal) else str(value)
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M") if value.time() != time(0) else value.strftime("%Y-%m-%d")
+    if isinstance(value, date):
+        return value.isoformat()
+    return unescape_excel_text(str(value)).strip()
+
+
+def _load(data: bytes) -> Any:
+    if data[:4] == _OLE_MAGIC:
+        raise ValueError("无法读取Excel文件：这是旧版 .xls 格式，请另存为 .xlsx 后重新发送")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError("无法读取Excel文件：文件超过10MB")
+    try:
+        with warnings.catch_warnings():  # openpyxl warns about unknown extensions and data validation
+            warnings.simplefilter("ignore")
+            return load_workbook(io.BytesIO(data), data_only=True)
+    except Exception as exc:  # openpyxl raises many types on damaged files; all mean the same to the user
+        raise ValueError(f"无法读取Excel文件：不是有效的 .xlsx 文件（{type(exc).__name__}）") from exc
+
+
+def _grid(ws: Worksheet) -> list[list[Any]]:
+    """All values, with vertically merged cells filled down (附件1 merges 单位 over its contacts)."""
+    rows = [list(row) for row in ws.iter_rows(values_only=True)]
+    for merged in ws.merged_cells.ranges:
+        if merged.min_col != merged.max_col:
+            continue  # a value spread across columns (a title, a wide phone cell) belongs to one column only
+        column = merged.min_col - 1
+        top = rows[merged.min_row - 1][column] if merged.min_row <= len(rows) else None
+        for row in range(merged.min_row, min(merged.max_row, len(rows))):
+            rows[row][column] = top
+    return rows
+
+
+def _find_header(rows: list[list[Any]]) -> tuple[int, _Columns] | None:
+    """The first row naming both 单位 and 姓名, else the row naming the most columns (for the report)."""
+    best: tuple[int, _Columns] | None = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        columns = _header_columns([_text(v) for v in row])
+        if not columns.missing:
+            return index, columns
+        if columns.found and (best is None or columns.found > best[1].found):
+            best = index, columns
+    return best
+
+
+def read_contacts(data: bytes) -> tuple[list[tuple[int, ContactRecord]], list[RowProblem]]:
+    """Contacts with their sheet row numbers, and the rows (or the header) that could not be read."""
+    wb = _load(data)
+    found: tuple[Worksheet, list[list[Any]], int, _Columns] | None = None
+    fallback: _Columns | None = None
+    # The active sheet first: a workbook may hold the notice text or other tables on other sheets.
+    sheets = [wb.active, *(ws for ws in wb.worksheets if ws is not wb.active)]
+    for ws in sheets:
+        if not isinstance(ws, Worksheet):
+            continue
+        rows = _grid(ws)
+        header = _find_header(rows)
+        if header is not None and not header[1].missing:
+            found = ws, rows, *header
+            break
+        if header is not None and fallback is None:
+            fallback = header[1]
+    if found is None:
+        missing = fallback.missing if fallback is not None else ["单位", "姓名"]
+        return [], [RowProblem(0, f"找不到表头：缺少“{'”“'.join(missing)}”列")]
+
+    _, rows, header_index, columns = found
+    records: list[tuple[int, ContactRecord]] = []
+    problems: list[RowProblem] = []
+    for index in range(header_index + 1, len(rows)):
+        values = [_text(v) for v in rows[index]]
+        if not any(values):
+            continue
+
+        def get(column: int | None, values: list[str] = values) -> str:
+            return values[column] if column is not None and column < len(values) else ""
+
+        number = index + 1
+        record = ContactRecord(
+            department=get(columns.department),
+            name=get(columns.name),
+            section=get(columns.section),
+            phone=" / ".join(p for p in dict.fromkeys(get(c) for c in columns.phones) if p),
+            fax=get(columns.fax),
+            email=get(columns.email),
+        )
+        if not record.name:
+            problems.append(RowProblem(number, "缺少姓名"))
+        elif not record.department:
+            problems.append(RowProblem(number, "缺少单位"))
+        else:
+            records.append((number, record))
+    return records, problems
+
+
+def write_contacts(records: Sequence[ContactRecord], title: str) -> bytes:
+    """The list in the 附件1 layout: title row, header row, one row per contact, everything as text."""
+    wb = Workbook()
+    ws = wb.active
+    assert isinstance(ws, Worksheet)
+    ws.title = "联系人"
+    thin = Side(style="thin")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    wrap = Alignment(vertical="center", wrap_text=True)
+    for column, width in enumerate(WIDTHS, start=1):
+        ws.column_dimensions[chr(ord("A") + column - 1)].width = width
+
+    cell = ws.cell(row=1, column=1)
+    set_text(cell, title)
+    cell.font = Font(bold=True, size=14)
+    cell.alignment = Alignment(horizontal="center", vertical="center")
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(HEADER))
+    ws.row_dimensions[1].height = 30
+    for column, text in enumerate(HEADER, start=1):
+        cell = ws.cell(row=2, column=column)
+        set_text(cell, text)
+        cell.font, cell.border = Font(bold=True), border
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+
+    order = [f.name for f in fields(ContactRecord)]  # department, name, section, phone, fax, email
+    for row, record in enumerate(records, start=3):
+        for column, attribute in enumerate(order, start=1):
+            cell = ws.cell(row=row, column=column)
+            value = getattr(record, attribute)
+            if value:
+                set_text(cell, value)  # text, so 0598… and long mobiles keep every digit
+            cell.number_format = "@"  # and stay text when someone edits them in Excel
+            cell.border, cell.alignment = border, wrap
+    ws.freeze_panes = "A3"
+    ws.print_title_rows = "2:2"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()

@@ -1,0 +1,58 @@
+"""The console chat as a real process: stdin lines in, replies out, the same core underneath."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_bot(tmp_path: Path, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
+    env["BOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bot.db'}"
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)}, timeout=60,
+    )
+
+
+def test_console_books_and_answers(tmp_path: Path) -> None:
+    out = run_bot(tmp_path, "console", "--as", "方广成",
+                  stdin="查处网络违法案件 3\n查处网络违法案件3件\n撤销\n汇总\n你好\n0.1\n")
+    assert out.returncode == 0, out.stderr
+    assert "您是 方广成（市公安局）" in out.stdout
+    assert "查处网络违法案件 +3 件，累计 3 件" in out.stdout
+    assert "累计 6 件" in out.stdout
+    assert "已撤销" in out.stdout
+    assert "1. 查处网络违法案件：3 件" in out.stdout
+    assert "没看懂" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_counts_survive_a_restart_and_no_line_is_taken_for_a_redelivery(tmp_path: Path) -> None:
+    run_bot(tmp_path, "console", "--as", "方广成", stdin="1 3\n")
+    out = run_bot(tmp_path, "console", "--as", "方广成", stdin="1 3\n")
+    assert "累计 6 件" in out.stdout
+
+
+def test_run_without_a_messaging_account_opens_the_console_as_first_admin(tmp_path: Path) -> None:
+    out = run_bot(tmp_path, "run", stdin="帮助\n汇总\n")
+    assert out.returncode == 0, out.stderr
+    assert "TELEGRAM_BOT_TOKEN" in out.stderr
+    assert "您是 王永辉（市市场监管局）" in out.stdout
+    assert "各单位报数情况" in out.stdout
+
+
+def test_unknown_contact_and_bad_config_fail_clearly(tmp_path: Path) -> None:
+    out = run_bot(tmp_path, "console", "--as", "张三")
+    assert out.returncode == 2 and "没有联系人「张三」" in out.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text((ROOT / "config.toml").read_text(encoding="utf-8").replace("week = 2", "week = 0"), "utf-8")
+    out = run_bot(tmp_path, "console", "--as", "方广成", extra_env={"BOT_CONFIG": str(bad)})
+    assert out.returncode == 2
+    assert f"{bad}: wanghong.week: must be a week of the month" in out.stderr
