@@ -78,7 +78,8 @@ def test_find_department_by_any_name(campaign: Campaign) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "phone"),
-    [("+86 139 0698 3469", "13906983469"), ("0086-13906983469", "13906983469"), ("１３９０６９８３４６９", "13906983469")],
+    [("+86 139 0698 3469", "13906983469"), ("0086-13906983469", "13906983469"),
+     ("１３９０６９８３４６９", "13906983469")],
 )
 def test_phone_normalisation(raw: str, phone: str) -> None:
     assert normalize_phone(raw) == phone

@@ -12,8 +12,9 @@ from tests.support import Chat
 
 @pytest.mark.parametrize(
     ("text", "name", "args"),
-    [("/help", "help", ""), ("帮助", "help", ""), ("/total@SanmingBot", "total", ""), ("汇总 公安局", "total", "公安局"),
-     ("汇总公安局", "total", "公安局"), ("添加联系人 张三", "addcontact", "张三"), ("联系人", "contacts", ""),
+    [("/help", "help", ""), ("帮助", "help", ""), ("/total@SanmingBot", "total", ""),
+     ("汇总 公安局", "total", "公安局"), ("汇总公安局", "total", "公安局"),
+     ("添加联系人 张三", "addcontact", "张三"), ("联系人", "contacts", ""),
      ("/nope", "unknown", ""), ("记录", "history", ""), ("撤销", "undo", "")],
 )
 def test_parse_command(text: str, name: str, args: str) -> None:

@@ -61,7 +61,7 @@ def test_one_item(text: str, expected: tuple[str, int | None, Decimal, str | Non
 def test_several_items_by_any_separator() -> None:
     text = "查处网络违法案件 3，清理网上违法有害信息 5、2 1；督促互联网企业关停违法违规账号 4\n3 1 关停账号 2"
     items = parse(text).items
-    assert [(i.name, i.index, i.amount) for i in items] == [
+    assert [(i.name, i.index, int(i.amount)) for i in items] == [
         ("查处网络违法案件", None, 3), ("清理网上违法有害信息", None, 5), ("", 2, 1),
         ("督促互联网企业关停违法违规账号", None, 4), ("", 3, 1), ("关停账号", None, 2),
     ]

@@ -39,7 +39,12 @@ def test_shared_parts_are_never_guessed(campaign: Campaign) -> None:
 
 def test_both_spellings_of_the_typo_match(campaign: Campaign) -> None:
     drugs = catalogue(campaign, "yjj")
-    for text in ("移送公安机关的网售医疗器械违违法案件", "移送公安机关的网售医疗器械违法案件", "移送公安机关网售医疗器械违法案件"):
+    spellings = (
+        "移送公安机关的网售医疗器械违违法案件",
+        "移送公安机关的网售医疗器械违法案件",
+        "移送公安机关网售医疗器械违法案件",
+    )
+    for text in spellings:
         assert drugs.resolve(text, None).match == campaign.indicator("yp9"), text
     market = catalogue(campaign, "scjgj")
     printed = "“回头看”检查网络餐饮服务第三平台和入网餐饮服务提供者"

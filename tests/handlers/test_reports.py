@@ -98,7 +98,8 @@ def test_unit_conversions_are_exact(app: App, drugs: Chat) -> None:
 
 def test_unit_decides_between_batches_and_pieces(app: App, customs: Chat) -> None:
     reply = customs.say("寄递渠道查获侵权货物 3")
-    assert "对应多个项目" in reply and "1. 寄递渠道查获侵权货物（批次）" in reply and "2. 寄递渠道查获侵权货物（件）" in reply
+    assert "对应多个项目" in reply
+    assert "1. 寄递渠道查获侵权货物（批次）" in reply and "2. 寄递渠道查获侵权货物（件）" in reply
     assert entries(app) == 0
     customs.say("寄递渠道查获侵权货物 3批次")
     customs.say("寄递渠道查获侵权货物 7件")
