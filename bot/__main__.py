@@ -2,6 +2,7 @@
 
   run                      the bot: Telegram/WeCom when configured, else the console chat
   console --as NAME        chat on the terminal as one contact
+  invite NAME              print a one-time binding code for a contact
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="运行机器人（未配置 Telegram/企业微信时进入控制台聊天）")
     console = sub.add_parser("console", help="在终端里以某位联系人的身份聊天")
     console.add_argument("--as", dest="name", required=True, help="联系人姓名（同名时写 姓名@单位）")
+    invite = sub.add_parser("invite", help="为联系人生成一次性绑定码（没有名单手机号的人用它绑定）")
+    invite.add_argument("name", help="联系人姓名（同名时写 姓名@单位）")
+    invite.add_argument("--hours", type=float, default=72, help="有效小时数（默认 72）")
     return parser
 
 
@@ -33,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     logging.basicConfig(
-        level=os.environ.get("BOT_LOG_LEVEL", "WARNING" if command in ("run", "console") else "INFO"),
+        level=os.environ.get("BOT_LOG_LEVEL", "WARNING" if command in ("run", "console", "invite") else "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     from bot.app import build_app  # imported late: --help must answer without a database
@@ -57,14 +61,23 @@ def _dispatch(app: object, command: str, args: argparse.Namespace) -> int:
     from bot.console import ConsoleError, pick_person, run_console
 
     assert isinstance(app, App)
+    if command == "invite":
+        import datetime as dt
+
+        from handlers.invites import issue_for
+
+        issued, text = issue_for(app.campaign, app.db, args.name, app.now(), ttl=dt.timedelta(hours=args.hours))
+        print(text, file=sys.stdout if issued else sys.stderr)
+        return 0 if issued else 2
     if command == "run":
         import asyncio
 
         from bot.runner import configured_transports, serve
+        from reminders.service import reminder_service
 
         transports = configured_transports(app)
         if transports:
-            asyncio.run(serve(app, transports))
+            asyncio.run(serve(app, transports, [reminder_service()]))
             return 0
     if command in ("run", "console"):
         name = getattr(args, "name", None)

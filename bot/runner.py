@@ -54,6 +54,7 @@ async def serve(app: App, transports: dict[str, Transport], services: list[Servi
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
             loop.add_signal_handler(sig, stop.set)
     started: list[Callable[[], Awaitable[None]]] = []
+    app.core.transports = frozenset(transports)
     try:
         for transport in transports.values():
             await transport.start()

@@ -97,6 +97,8 @@ class Phase:
 class Reminders:
     offsets_days: tuple[int, ...] = (7, 3, 1, 0)
     time: dt.time = dt.time(9, 0)
+    # A reminder missed while the bot was down still goes out this late (never after its deadline day).
+    grace_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -398,7 +400,10 @@ def _reminders(r: _Reader, raw: Mapping[str, Any]) -> Reminders:
         at = dt.time.fromisoformat(text)
     except ValueError:
         raise r.fail("reminders.time", "must be a time like 09:00") from None
-    return Reminders(tuple(sorted(set(offsets), reverse=True)), at)
+    grace = t.get("grace_hours", 48)
+    if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 24 * 30:
+        raise r.fail("reminders.grace_hours", "must be a whole number of hours from 0 to 720")
+    return Reminders(tuple(sorted(set(offsets), reverse=True)), at, grace)
 
 
 def _wanghong(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> Wanghong:

@@ -21,8 +21,11 @@ WORDS: dict[str, tuple[str, ...]] = {
     "editcontact": ("/editcontact", "修改联系人"),
     "removecontact": ("/removecontact", "删除联系人"),
     "invite": ("/invite", "邀请"),
+    "holiday": ("/holiday", "节假日"),
+    "workday": ("/workday", "调休上班"),
 }
-ADMIN_ONLY = frozenset({"progress", "notify", "contacts", "addcontact", "editcontact", "removecontact", "invite"})
+ADMIN_ONLY = frozenset({"progress", "notify", "contacts", "addcontact", "editcontact", "removecontact", "invite",
+                        "holiday", "workday"})
 
 _SLASH = {words[0]: name for name, words in WORDS.items()}
 # Longest first, so 添加联系人 wins over 联系人.

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from campaign import Campaign
-from handlers import admin, registration, reports, texts, views
+from handlers import admin, invites, registration, reports, schedule, texts, views
 from handlers.commands import ADMIN_ONLY, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
@@ -31,6 +31,8 @@ class Core:
         self.campaign = campaign
         self.db = db
         self.clock = clock
+        # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
+        self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
         self.commands: dict[str, Handler] = {
             "start": views.start,
             "help": views.help_,
@@ -42,6 +44,12 @@ class Core:
             "addcontact": admin.add_contact,
             "editcontact": admin.edit_contact,
             "removecontact": admin.remove_contact,
+            "progress": schedule.progress,
+            "deadlines": schedule.deadlines,
+            "notify": schedule.notify,
+            "holiday": schedule.holiday,
+            "workday": schedule.workday,
+            "invite": invites.invite,
         }
 
     def handle(self, msg: Incoming) -> list[Reply]:
@@ -69,7 +77,7 @@ class Core:
             if person is None:
                 return replies
             command = parse_command("/start")  # just bound: greet and show the list
-        ctx = Context(self.campaign, self.db, msg, now, person, command.args if command else "")
+        ctx = Context(self.campaign, self.db, msg, now, person, command.args if command else "", self.transports)
         if command is None:
             if not text:
                 return [Reply("请发送文字消息。发“帮助”查看用法。")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from campaign import Campaign
-from handlers import texts
+from handlers import invites, texts
 from handlers.messages import Incoming, Reply
 from store import directory
 from store.database import Database
@@ -26,6 +26,9 @@ def stranger(campaign: Campaign, db: Database, msg: Incoming, now: dt.datetime) 
                             f"您还不在名单中，请联系市市场监管局网监科（{campaign.email}）。")]
     card = msg.contact
     if card is None:
+        code = invites.code_in(msg.text)
+        if code is not None:  # a binding code from an admin: the way in without a listed mobile
+            return invites.redeem(campaign, db, msg, code, now)
         return None, [Reply(texts.UNKNOWN_USER, request_contact=True)]
     if card.user_id is None or card.user_id != msg.sender_id:
         return None, [Reply("只能用您本人的手机号验证，不能转发别人的名片。请点下方按钮分享您自己的手机号。",

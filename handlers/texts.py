@@ -71,6 +71,7 @@ def help_text(campaign: Campaign, name: str, department: str, own: Sequence[Indi
     lines.append("常用：" + "、".join(label(n) for n in ("list", "total", "history", "undo", "export", "deadlines")))
     if admin:
         lines.append("管理员：" + "、".join(label(n) for n in ("progress", "notify", "contacts", "invite")))
+        lines.append("  通知 [单位] 内容；节假日 2027-01-01；调休上班 2027-02-07")
         lines.append("  添加联系人 姓名 单位 手机号 [科室]；删除联系人 姓名")
         lines.append("  修改联系人 姓名 手机/科室/邮箱/传真/电话/角色 新值")
     return "\n".join(lines)

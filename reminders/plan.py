@@ -122,7 +122,9 @@ def _deadline_entries(campaign: Campaign, calendar: WorkCalendar, deadline: Dead
             kind="progress",
             departments=(campaign.coordinator,),
             admins_only=True,
-            text=_progress_text(calendar, deadline, last, since, len(recipients)),
+            text=_progress_text(
+                calendar, deadline, last, since, sum(1 for d in recipients if campaign.department(d).group)
+            ),
             deadline=deadline.key,
             due=deadline.date,
             since=since,

@@ -17,6 +17,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from store.export import set_text, unescape_excel_text
@@ -222,7 +223,7 @@ def write_contacts(records: Sequence[ContactRecord], title: str) -> bytes:
     border = Border(left=thin, right=thin, top=thin, bottom=thin)
     wrap = Alignment(vertical="center", wrap_text=True)
     for column, width in enumerate(WIDTHS, start=1):
-        ws.column_dimensions[chr(ord("A") + column - 1)].width = width
+        ws.column_dimensions[get_column_letter(column)].width = width
 
     cell = ws.cell(row=1, column=1)
     set_text(cell, title)

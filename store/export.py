@@ -8,7 +8,7 @@ this project) its pure-Python XML serializer costs ~8 µs per cell: 100,000 rows
 unstyled and 8.0 s with the date/quote styles on the reference machine. So the workbook is built in two
 steps: openpyxl builds both sheets in normal mode (统计表 complete; 明细 with header, widths, frozen pane,
 print setup and the styles the rows need), then the 明细 rows are streamed straight into that sheet's
-XML inside a new zip, in chunks (~0.3 s per 100,000 rows here).
+XML inside a new zip, in chunks: 100,000 rows in ~1.1 s, peak memory ~8 MB (mostly the output).
 
 User text (messages, contact names) is untrusted. Every such cell is a string cell (never a formula: openpyxl
 would make "=1+1" a formula), strings that Excel or LibreOffice would treat as a formula on editing get the
@@ -60,7 +60,8 @@ _LEADING_SPACE = " \t\r\n\u3000\xa0"
 # too, as Excel does, because an XML parser would turn a raw \r into \n.
 _NEEDS_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|[\ud800-\udfff]|_x[0-9A-Fa-f]{4}")
 _UNESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
-_ILLEGAL_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Windows-illegal characters, control characters, and bidi overrides (which can disguise an extension).
+_ILLEGAL_FILENAME = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*\u200e\u200f\u202a-\u202e\u2066-\u2069]')
 
 
 @dataclass(frozen=True)

@@ -97,3 +97,63 @@ class Entry(Base):
     indicator: Mapped[str] = mapped_column(String(32))
     amount: Mapped[Decimal] = mapped_column(Amount())
     booked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Invite(Base):
+    """A one-time binding code an admin made for a contact. Only the code's SHA-256 hash is kept."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # None: made on the command line
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    used_by: Mapped[str | None] = mapped_column(String(130))  # "telegram:123456789"
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # a newer code replaced it
+
+
+class InviteAttempt(Base):
+    """One wrong binding code, kept for an hour so that guessing is rate-limited across restarts."""
+
+    __tablename__ = "invite_attempts"
+    __table_args__ = (Index("ix_invite_attempts_user", "transport", "user_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(100))
+    attempted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRow(Base):
+    """A message the bot starts (reminder, nudge, broadcast). Its unique key is the exactly-once claim."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    transport: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))  # pending | sending | sent | failed | expired
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CalendarDay(Base):
+    """A holiday or make-up working day an admin added in chat; wins over chinese_calendar."""
+
+    __tablename__ = "calendar_days"
+
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # holiday | workday
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,113 @@
+"""Telegram settings: the secret token from the environment, the rest from [telegram] in config.toml.
+
+  TELEGRAM_BOT_TOKEN       the bot token from @BotFather (required; never in config.toml, never logged)
+  TELEGRAM_BASE_URL        a self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot (PTB's base_url)
+  TELEGRAM_BASE_FILE_URL   its file URL (default: derived from TELEGRAM_BASE_URL, …/bot → …/file/bot)
+  TELEGRAM_WEBHOOK_SECRET  the secret Telegram sends with each webhook call (default: a new random one per start)
+
+  [telegram]
+  webhook_url = "https://bot.example.gov.cn/telegram"   # empty or absent: long polling
+  listen = "127.0.0.1"                                   # where the webhook server listens (behind a proxy)
+  port = 8443
+  poll_timeout = 30                                      # seconds one getUpdates long poll may wait
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from campaign import Campaign, ConfigError
+
+DEFAULT_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
+REDACTED = "<TELEGRAM_BOT_TOKEN>"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = field(repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    base_file_url: str = DEFAULT_BASE_FILE_URL
+    webhook_url: str = ""
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    webhook_secret: str = field(default="", repr=False)
+    poll_timeout: int = 30
+
+    @property
+    def webhook_path(self) -> str:
+        return urlsplit(self.webhook_url).path or "/"
+
+
+def load_settings(campaign: Campaign) -> TelegramSettings | None:
+    """The settings, or None when no token is set (then the bot runs without Telegram)."""
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    if not token:
+        return None
+    section: Mapping[str, Any] = campaign.sections.get("telegram", {})
+    base_url = os.environ.get("TELEGRAM_BASE_URL", "").strip() or _text(campaign, section, "base_url")
+    file_url = os.environ.get("TELEGRAM_BASE_FILE_URL", "").strip() or _text(campaign, section, "base_file_url")
+    if base_url and not file_url and base_url.endswith("/bot"):
+        file_url = base_url.removesuffix("/bot") + "/file/bot"  # the layout of telegram-bot-api servers
+    return TelegramSettings(
+        token=token,
+        base_url=base_url or DEFAULT_BASE_URL,
+        base_file_url=file_url or DEFAULT_BASE_FILE_URL,
+        webhook_url=_text(campaign, section, "webhook_url"),
+        listen=_text(campaign, section, "listen") or "127.0.0.1",
+        port=_number(campaign, section, "port", 8443, 1, 65535),
+        webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or secrets.token_urlsafe(32),
+        poll_timeout=_number(campaign, section, "poll_timeout", 30, 1, 50),
+    )
+
+
+def _text(campaign: Campaign, section: Mapping[str, Any], key: str) -> str:
+    value = section.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(Path(campaign.path), f"telegram.{key}", "must be a string")
+    return value.strip()
+
+
+def _number(campaign: Campaign, section: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(Path(campaign.path), f"telegram.{key}", f"must be a whole number from {low} to {high}")
+    return value
+
+
+class RedactSecret(logging.Filter):
+    """Replace a secret in every log line, traceback included.
+
+    The token is part of every Bot API URL, so httpx's request lines and PTB's debug output would show it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.secret in message:
+            record.msg, record.args = message.replace(self.secret, REDACTED), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.secret in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.secret, REDACTED)
+        return True
+
+
+def redact_in_logs(secret: str) -> None:
+    """Filter every root handler; filters on loggers would miss the records of their children."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if not any(isinstance(f, RedactSecret) and f.secret == secret for f in handler.filters):
+            handler.addFilter(RedactSecret(secret))
+    if root.getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll is noise

@@ -1,0 +1,150 @@
+"""WeCom settings: read from the environment and config.toml's [wecom], checked once at start.
+
+The environment wins over config.toml. Secrets (secret, token, EncodingAESKey) may only come from the
+environment: config.toml is shared and versioned, and a secret there has leaked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from campaign import Campaign
+from campaign.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE_URL = "https://qyapi.weixin.qq.com"
+DEFAULT_LISTEN = "127.0.0.1:8080"
+CALLBACK_PATH = "/wecom/callback"
+ENVIRONMENT = "environment"  # what ConfigError names as the "file" when an environment variable is wrong
+
+# config.toml key -> environment variable. Only these keys may appear in [wecom].
+PUBLIC_KEYS = {
+    "corp_id": "WECOM_CORP_ID",
+    "agent_id": "WECOM_AGENT_ID",
+    "api_base_url": "WECOM_API_BASE_URL",
+    "listen": "WECOM_LISTEN",
+}
+SECRET_KEYS = {"secret": "WECOM_SECRET", "token": "WECOM_TOKEN", "encoding_aes_key": "WECOM_ENCODING_AES_KEY"}
+REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
+
+_PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
+_AES_KEY = re.compile(r"[A-Za-z0-9+/]{43}")
+
+
+@dataclass(frozen=True)
+class WeComSettings:
+    """Everything the WeCom transport needs. repr() never shows a secret."""
+
+    corp_id: str
+    agent_id: int
+    secret: str = field(repr=False)
+    token: str = field(repr=False)
+    encoding_aes_key: str = field(repr=False)
+    api_base_url: str = DEFAULT_API_BASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class _Value:
+    text: str
+    path: str  # the config file, or "environment"
+    key: str  # "wecom.agent_id" or "WECOM_AGENT_ID"
+
+    def fail(self, reason: str) -> ConfigError:
+        return ConfigError(self.path, self.key, reason)
+
+
+def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
+    """The WeCom settings, or None when WeCom is not (fully) configured. Raises ConfigError on bad values."""
+    env = os.environ if environ is None else environ
+    section: Mapping[str, Any] = campaign.sections.get("wecom", {})
+    for key in section:
+        if key in SECRET_KEYS:
+            raise ConfigError(campaign.path, f"wecom.{key}",
+                              f"secrets belong in the environment ({SECRET_KEYS[key]})")
+        if key not in PUBLIC_KEYS:
+            raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {', '.join(sorted(PUBLIC_KEYS))}")
+    values: dict[str, _Value] = {}
+    for key, var in {**PUBLIC_KEYS, **SECRET_KEYS}.items():
+        if env.get(var, "").strip():
+            values[key] = _Value(env[var].strip(), ENVIRONMENT, var)
+        elif key in section:
+            raw = section[key]
+            if isinstance(raw, bool) or not isinstance(raw, str | int):
+                raise ConfigError(campaign.path, f"wecom.{key}", "must be a string")
+            if str(raw).strip():
+                values[key] = _Value(str(raw).strip(), campaign.path, f"wecom.{key}")
+    missing = [k for k in REQUIRED if k not in values]
+    if missing:
+        if len(missing) < len(REQUIRED):
+            # Half a configuration is most likely a forgotten variable: say so, but do not stop the other transports.
+            names = ", ".join(SECRET_KEYS.get(k) or PUBLIC_KEYS[k] for k in missing)
+            log.warning("WeCom is not started: %s not set", names)
+        return None
+    host, port = _listen(values.get("listen") or _Value(DEFAULT_LISTEN, campaign.path, "wecom.listen"))
+    return WeComSettings(
+        corp_id=_word(values["corp_id"]),
+        agent_id=_agent_id(values["agent_id"]),
+        secret=_word(values["secret"]),
+        token=_word(values["token"]),
+        encoding_aes_key=_aes_key(values["encoding_aes_key"]),
+        api_base_url=_base_url(values.get("api_base_url") or _Value(DEFAULT_API_BASE_URL, "", "")),
+        host=host,
+        port=port,
+    )
+
+
+def _word(value: _Value) -> str:
+    if not _PRINTABLE.fullmatch(value.text):
+        raise value.fail("must be visible ASCII characters without spaces (at most 128)")
+    return value.text
+
+
+def _agent_id(value: _Value) -> int:
+    if not value.text.isascii() or not value.text.isdigit() or not 0 < int(value.text) < 2**31:
+        raise value.fail("must be the application's AgentId, a positive whole number like 1000002")
+    return int(value.text)
+
+
+def _aes_key(value: _Value) -> str:
+    # WeCom generates 43 characters; with one "=" appended they are the base64 of the 32-byte AES key.
+    if not _AES_KEY.fullmatch(value.text):
+        raise value.fail(f"must be the 43-character EncodingAESKey (letters and digits); got {len(value.text)}")
+    try:
+        key = base64.b64decode(value.text + "=", validate=True)
+    except binascii.Error:
+        raise value.fail("is not valid base64") from None
+    if len(key) != 32:
+        raise value.fail("does not decode to a 32-byte AES key")
+    return value.text
+
+
+def _base_url(value: _Value) -> str:
+    parts = urlsplit(value.text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise value.fail("must be an http(s) URL like https://qyapi.weixin.qq.com")
+    if parts.query or parts.fragment:
+        raise value.fail("must not have a query or fragment")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise value.fail("has a bad port") from None
+    return value.text.rstrip("/")
+
+
+def _listen(value: _Value) -> tuple[str, int]:
+    host, sep, port = value.text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:8080
+    if not sep or not host or not port.isascii() or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise value.fail("must be host:port, like 127.0.0.1:8080 or 0.0.0.0:8080")
+    return host, int(port)

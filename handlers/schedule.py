@@ -1,0 +1,129 @@
+"""Dates and nudges in chat: what is coming (日程), who has not reported (进度), broadcasts (通知), holidays."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy.orm import Session
+
+from handlers import texts
+from handlers.context import Context
+from handlers.messages import Reply
+from reminders.dispatch import missing_departments, route, work_calendar
+from reminders.plan import build_plan, wanghong_week
+from store import directory, outbox
+from store.models import CalendarDay
+
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def _today(ctx: Context) -> dt.date:
+    return ctx.now.astimezone(ctx.campaign.tz).date()
+
+
+def _since(ctx: Context) -> dt.date:
+    """Reporting counts from the last deadline that has passed, or from the campaign start."""
+    passed = [d.date for d in ctx.campaign.deadlines if d.date < _today(ctx)]
+    return max(passed, default=ctx.campaign.start)
+
+
+def progress(ctx: Context) -> list[Reply]:
+    """List the departments that have booked nothing since the last deadline."""
+    since = _since(ctx)
+    with ctx.db.session() as s:
+        missing = missing_departments(s, ctx.campaign, since)
+    reporting = [d for d in ctx.campaign.departments if d.group is not None]
+    lines = [f"报数进度（自{since.month}月{since.day}日以来）："]
+    if missing:
+        lines.append(f"尚未登记（{len(missing)}/{len(reporting)}）：" + "、".join(d.short for d in missing))
+    else:
+        lines.append(f"{len(reporting)}个有统计表项目的单位都已登记。")
+    upcoming = [d for d in ctx.campaign.deadlines if d.date >= _today(ctx)]
+    if upcoming:
+        lines.append(f"下一个截止：{texts.day(upcoming[0].date)} {upcoming[0].title}")
+    lines.append("发“通知 单位 内容”提醒某个单位，例如：通知 公安局 请今天登记数据。")
+    return [Reply("\n".join(lines))]
+
+
+def deadlines(ctx: Context) -> list[Reply]:
+    """Show the contact's coming deadlines and 网红 weeks."""
+    today = _today(ctx)
+    dep = ctx.person.department
+    city = ctx.department.parent is None
+    lines = ["接下来的安排："]
+    for d in ctx.campaign.deadlines:
+        if d.date >= today and (d.audience == "all" or city):
+            lines.append(f"· {texts.day(d.date)}前：{d.title}，报{d.recipient}")
+    if dep in ctx.campaign.wanghong.departments:
+        with ctx.db.session() as s:
+            calendar = work_calendar(ctx.campaign, s)
+        weeks = [p for p in build_plan(ctx.campaign, calendar) if p.kind == "wanghong-start" and p.day >= today]
+        for p in weeks[:2]:
+            first, last = wanghong_week(p.day.year, p.day.month, ctx.campaign.wanghong.week)
+            lines.append(f"· 每月一周查网红：{first.month}月{first.day}日至{last.month}月{last.day}日")
+    if len(lines) == 1:
+        return [Reply("专项行动的报送截止日期都已过去，没有新的安排。")]
+    lines.append("截止前会提前提醒（遇节假日提前到上一个工作日）。发“导出”获取统计表。")
+    return [Reply("\n".join(lines))]
+
+
+def notify(ctx: Context) -> list[Reply]:
+    """Send an admin's message to everyone, or to one department: 通知 [单位] 内容."""
+    first, _, rest = ctx.args.partition(" ")
+    dep = next((d for d in ctx.campaign.departments if first in d.names()), None)
+    body = rest.strip() if dep is not None else ctx.args.strip()
+    if not body:
+        return [Reply("格式：通知 内容（发给所有联系人），或 通知 单位 内容，例如：通知 公安局 请今天登记数据。")]
+    text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
+    sent, unreachable = 0, []
+    with ctx.db.session() as s:
+        for person in directory.people(s):
+            if person.id == ctx.person.id or (dep is not None and person.department != dep.key):
+                continue
+            chat = route(s, person, ctx.transports)
+            if chat is None:
+                unreachable.append(person.name)
+                continue
+            key = f"notify:{ctx.msg.transport}:{ctx.msg.chat_id}:{ctx.msg.message_id}#{person.id}"
+            sent += outbox.enqueue(s, key=key, contact_id=person.id, transport=chat[0], chat_id=chat[1], text=text,
+                                   now=ctx.now)
+    who = dep.short if dep is not None else "所有联系人"
+    reply = f"已通知{who}：{sent}人。"
+    if unreachable:
+        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+    return [Reply(reply)]
+
+
+def holiday(ctx: Context) -> list[Reply]:
+    """Add days off: 节假日 2027-01-01 2027-01-02."""
+    return _calendar_days(ctx, "holiday", "节假日")
+
+
+def workday(ctx: Context) -> list[Reply]:
+    """Add make-up working days: 调休上班 2027-02-07."""
+    return _calendar_days(ctx, "workday", "调休上班日")
+
+
+def _calendar_days(ctx: Context, kind: str, label: str) -> list[Reply]:
+    days = []
+    for m in _DATE.finditer(ctx.args):
+        try:
+            days.append(dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+        except ValueError:
+            return [Reply(f"日期「{m.group(0)}」不存在。")]
+    if not days:
+        return [Reply(f"格式：{'节假日' if kind == 'holiday' else '调休上班'} 2027-01-01 [2027-01-02 …]")]
+    with ctx.db.session() as s:
+        for day in days:
+            _save_day(s, day, kind, ctx)
+    listed = "、".join(f"{d.month}月{d.day}日" for d in days)
+    return [Reply(f"已记为{label}：{listed}。之后的提醒会按新日历安排（每天凌晨重排）。")]
+
+
+def _save_day(session: Session, day: dt.date, kind: str, ctx: Context) -> None:
+    row = session.get(CalendarDay, day)
+    if row is None:
+        session.add(CalendarDay(day=day, kind=kind, added_by=ctx.person.id, added_at=ctx.now))
+    else:
+        row.kind, row.added_by, row.added_at = kind, ctx.person.id, ctx.now
