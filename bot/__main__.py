@@ -1,13 +1,17 @@
 """python -m bot: the one start-up file.
 
-  run                      the bot: Telegram/WeCom when configured, else the console chat
-  console --as NAME        chat on the terminal as one contact
-  invite NAME              print a one-time binding code for a contact
+  run                                   the bot: Telegram/WeCom when configured, else the console chat
+  console --as NAME                     chat on the terminal as one contact
+  invite NAME [--hours 72]              a single-use binding code for a contact
+  export [--agency NAME] [--as-of DATE] --out FILE.xlsx     the 附件2 statistics table
+  contacts import FILE.xlsx | contacts export FILE.xlsx     the contact list (附件1 layout)
+  schedule [--from DATE] [--to DATE]    the reminder plan, one line per message
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import sys
@@ -16,7 +20,12 @@ from collections.abc import Sequence
 from campaign import ConfigError
 from store.errors import StoreError
 
-log = logging.getLogger("bot")
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期格式应为 2023-08-20，不是 {text!r}") from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     invite = sub.add_parser("invite", help="为联系人生成一次性绑定码（没有名单手机号的人用它绑定）")
     invite.add_argument("name", help="联系人姓名（同名时写 姓名@单位）")
     invite.add_argument("--hours", type=float, default=72, help="有效小时数（默认 72）")
+    export = sub.add_parser("export", help="导出附件2统计表（xlsx）")
+    export.add_argument("--agency", help="单位（简称或全称）；不写则导出全市")
+    export.add_argument("--as-of", type=_date, help="截至哪一天（含当天，北京时间），如 2023-08-20")
+    export.add_argument("--out", help="输出文件，默认按表名-单位-日期命名")
+    contacts = sub.add_parser("contacts", help="导入或导出联系人名单（附件1格式的 xlsx）")
+    contacts.add_argument("action", choices=("import", "export"))
+    contacts.add_argument("file", help="xlsx 文件")
+    schedule = sub.add_parser("schedule", help="列出提醒计划：每条消息一行")
+    schedule.add_argument("--from", dest="date_from", type=_date, help="开始日期，如 2023-08-09")
+    schedule.add_argument("--to", dest="date_to", type=_date, help="结束日期，如 2023-11-30")
     return parser
 
 
@@ -37,10 +56,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
     logging.basicConfig(
-        level=os.environ.get("BOT_LOG_LEVEL", "WARNING" if command in ("run", "console", "invite") else "INFO"),
+        level=os.environ.get("BOT_LOG_LEVEL", "INFO" if command == "run" else "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from bot.app import build_app  # imported late: --help must answer without a database
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise at every start
+    from bot.app import build_app  # imported late: --help answers without touching the database
+    from bot.cli import COMMANDS
 
     try:
         app = build_app(args.config, args.database)
@@ -51,46 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"数据库不可用：{exc}", file=sys.stderr)
         return 3
     try:
-        return _dispatch(app, command, args)
+        return COMMANDS[command](app, args)
     finally:
         app.close()
-
-
-def _dispatch(app: object, command: str, args: argparse.Namespace) -> int:
-    from bot.app import App
-    from bot.console import ConsoleError, pick_person, run_console
-
-    assert isinstance(app, App)
-    if command == "invite":
-        import datetime as dt
-
-        from handlers.invites import issue_for
-
-        issued, text = issue_for(app.campaign, app.db, args.name, app.now(), ttl=dt.timedelta(hours=args.hours))
-        print(text, file=sys.stdout if issued else sys.stderr)
-        return 0 if issued else 2
-    if command == "run":
-        import asyncio
-
-        from bot.runner import configured_transports, serve
-        from reminders.service import reminder_service
-
-        transports = configured_transports(app)
-        if transports:
-            asyncio.run(serve(app, transports, [reminder_service()]))
-            return 0
-    if command in ("run", "console"):
-        name = getattr(args, "name", None)
-        if command == "run":
-            print("未配置 Telegram（TELEGRAM_BOT_TOKEN）或企业微信（WECOM_CORP_ID 等），进入控制台聊天。"
-                  "配置方法见 README。", file=sys.stderr)
-        try:
-            person = pick_person(app, name)
-        except ConsoleError as exc:
-            print(exc, file=sys.stderr)
-            return 2
-        return run_console(app, person, sys.stdin, sys.stdout)
-    raise AssertionError(command)
 
 
 if __name__ == "__main__":

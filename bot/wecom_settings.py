@@ -74,16 +74,15 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
                               f"secrets belong in the environment ({SECRET_KEYS[key]})")
         if key not in PUBLIC_KEYS:
             raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {', '.join(sorted(PUBLIC_KEYS))}")
+        raw, number = section[key], key == "agent_id"
+        if isinstance(raw, bool) or not isinstance(raw, str | int) or (isinstance(raw, int) and not number):
+            raise ConfigError(campaign.path, f"wecom.{key}", "must be a number" if number else "must be a string")
     values: dict[str, _Value] = {}
     for key, var in {**PUBLIC_KEYS, **SECRET_KEYS}.items():
         if env.get(var, "").strip():
             values[key] = _Value(env[var].strip(), ENVIRONMENT, var)
-        elif key in section:
-            raw = section[key]
-            if isinstance(raw, bool) or not isinstance(raw, str | int):
-                raise ConfigError(campaign.path, f"wecom.{key}", "must be a string")
-            if str(raw).strip():
-                values[key] = _Value(str(raw).strip(), campaign.path, f"wecom.{key}")
+        elif str(section.get(key, "")).strip():
+            values[key] = _Value(str(section[key]).strip(), campaign.path, f"wecom.{key}")
     missing = [k for k in REQUIRED if k not in values]
     if missing:
         if len(missing) < len(REQUIRED):

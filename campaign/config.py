@@ -119,6 +119,7 @@ class Campaign:
     title: str
     notice: str
     table_title: str
+    contacts_title: str
     issued: dt.date
     start: dt.date
     end: dt.date
@@ -261,6 +262,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         title=r.text(c, "title", "campaign"),
         notice=r.text(c, "notice", "campaign", ""),
         table_title=r.text(c, "table_title", "campaign"),
+        contacts_title=r.text(c, "contacts_title", "campaign", "各成员单位联系人名单") or "各成员单位联系人名单",
         issued=r.date(c, "issued", "campaign"),
         start=start,
         end=end,

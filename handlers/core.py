@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from campaign import Campaign
-from handlers import admin, invites, registration, reports, schedule, texts, views
+from handlers import admin, exports, invites, registration, reports, schedule, texts, views
 from handlers.commands import ADMIN_ONLY, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
@@ -44,6 +44,7 @@ class Core:
             "addcontact": admin.add_contact,
             "editcontact": admin.edit_contact,
             "removecontact": admin.remove_contact,
+            "export": exports.export,
             "progress": schedule.progress,
             "deadlines": schedule.deadlines,
             "notify": schedule.notify,

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from sqlalchemy.orm import Session
 
 from handlers import texts
 from handlers.context import Context
+from handlers.dates import DateError, find_dates
 from handlers.messages import Reply
 from reminders.dispatch import missing_departments, route, work_calendar
 from reminders.plan import build_plan, wanghong_week
 from store import directory, outbox
 from store.models import CalendarDay
-
-_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
 
 
 def _today(ctx: Context) -> dt.date:
@@ -106,12 +104,10 @@ def workday(ctx: Context) -> list[Reply]:
 
 
 def _calendar_days(ctx: Context, kind: str, label: str) -> list[Reply]:
-    days = []
-    for m in _DATE.finditer(ctx.args):
-        try:
-            days.append(dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
-        except ValueError:
-            return [Reply(f"日期「{m.group(0)}」不存在。")]
+    try:
+        days, _ = find_dates(ctx.args, _today(ctx).year)
+    except DateError as exc:
+        return [Reply(str(exc))]
     if not days:
         return [Reply(f"格式：{'节假日' if kind == 'holiday' else '调休上班'} 2027-01-01 [2027-01-02 …]")]
     with ctx.db.session() as s:

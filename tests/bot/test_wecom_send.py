@@ -50,7 +50,8 @@ def test_choices_become_lines_to_copy() -> None:
     reply = Reply("「网红」对应多个项目，请用序号：", choices=(Choice("17. 检查餐饮“网红店”（个次）", "17 3"),
                                                        Choice("20. 查处餐饮“网红店”案件（件）", "20 3")))
     (text,) = render(reply)
-    assert text.splitlines()[-2:] == ["17. 检查餐饮“网红店”（个次）　回复：17 3", "20. 查处餐饮“网红店”案件（件）　回复：20 3"]
+    assert text.splitlines()[-2:] == ["17. 检查餐饮“网红店”（个次）　回复：17 3",
+                                      "20. 查处餐饮“网红店”案件（件）　回复：20 3"]
 
 
 @given(st.text(alphabet=st.sampled_from("报数a1\n 。"), max_size=3000), st.integers(min_value=4, max_value=300))

@@ -1,0 +1,216 @@
+"""The Telegram transport, on python-telegram-bot 22: long polling (or a webhook) in, Bot API calls out.
+
+Each Telegram message becomes one handlers.messages.Incoming whose message id is Telegram's, so a
+redelivered update books nothing twice. A pressed button sends its choice as a message of its own, keyed
+by the message that carried the keyboard, so a second press on that keyboard books nothing either.
+Updates are handled one at a time (PTB's default): a user's messages are booked in the order sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
+from telegram.constants import ChatType
+from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot.app import App
+from bot.telegram_send import ChoiceTable, TelegramRateLimiter, deliver
+from bot.telegram_settings import TelegramSettings, load_settings, redact_in_logs
+from bot.telegram_webhook import WebhookServer
+from bot.transport import Transport
+from handlers.invites import code_in
+from handlers.messages import Incoming, Reply, SharedContact
+from store import ledger
+
+log = logging.getLogger(__name__)
+
+TRANSPORT = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+# The command menu (setMyCommands): private chats get every everyday command, groups only help.
+COMMANDS = (
+    ("start", "开始：问候并显示本单位的填报项目"),
+    ("help", "帮助：怎样报数、有哪些命令"),
+    ("list", "指标：本单位的项目、序号和累计"),
+    ("total", "汇总：查看累计数"),
+    ("history", "记录：最近的报数记录"),
+    ("undo", "撤销：撤回您的上一条报数"),
+    ("export", "导出：下载统计表（Excel）"),
+    ("deadlines", "日程：各项材料的报送期限"),
+)
+GROUP_COMMANDS = (("help", "帮助：请在与我的私聊中报数"),)
+APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，请先发“记录”看是否已记上，再决定是否重发。"
+EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
+STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
+ALREADY = "已经记过了，不会重复计数。"
+
+PTBApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class TelegramStartError(RuntimeError):
+    """Telegram refused to start the bot (e.g. the token was rejected); the message never shows the token."""
+
+
+def telegram_transport(app: App) -> Transport | None:
+    """The Telegram transport when TELEGRAM_BOT_TOKEN is set, else None."""
+    settings = load_settings(app.campaign)
+    return TelegramTransport(app, settings) if settings is not None else None
+
+
+class TelegramTransport:
+    name = TRANSPORT
+
+    def __init__(self, app: App, settings: TelegramSettings) -> None:
+        redact_in_logs(settings.token)  # before PTB logs anything: its debug output contains the token
+        self.app = app
+        self.settings = settings
+        self.choices = ChoiceTable()
+        builder = (
+            Application.builder()
+            .token(settings.token)
+            .base_url(settings.base_url)
+            .base_file_url(settings.base_file_url)
+            .rate_limiter(TelegramRateLimiter(max_retries=3))
+            .job_queue(None)  # reminders have their own scheduler
+            .connect_timeout(10).read_timeout(20).write_timeout(20).pool_timeout(10).media_write_timeout(60)
+            .get_updates_connect_timeout(10).get_updates_read_timeout(10).get_updates_pool_timeout(10)
+        )
+        if settings.webhook_url:
+            builder = builder.updater(None)
+        self.application: PTBApplication = builder.build()
+        self.application.add_handler(CallbackQueryHandler(self.on_button))
+        self.application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
+        self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
+        self.application.add_error_handler(self.on_error)
+        self.webhook = WebhookServer(self.application, settings, ALLOWED_UPDATES) if settings.webhook_url else None
+
+    async def start(self) -> None:
+        """Check the token (getMe), set the command menu, then poll or listen."""
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            # PTB's message would quote the token; this one must not.
+            raise TelegramStartError("Telegram 拒绝了 TELEGRAM_BOT_TOKEN（401/404），请检查令牌。") from None
+        await self._set_commands()
+        if self.webhook is not None:
+            await self.webhook.start()
+        else:
+            assert self.application.updater is not None
+            # Pending updates are kept (no drop_pending_updates): what users sent while we were away counts.
+            await self.application.updater.start_polling(
+                timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
+            )
+        await self.application.start()
+
+    async def stop(self) -> None:
+        """Stop fetching, finish the updates already fetched, then close the connections."""
+        if self.webhook is not None:
+            await self.webhook.stop()
+        elif self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Deliver one reply to a chat, e.g. a reminder."""
+        await deliver(self.application.bot, int(chat_id), [reply], self.choices)
+
+    async def _set_commands(self) -> None:
+        bot = self.application.bot
+        try:
+            await bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+            await bot.set_my_commands([BotCommand(c, d) for c, d in GROUP_COMMANDS],
+                                      scope=BotCommandScopeAllGroupChats())
+        except TelegramError as exc:  # the menu is a convenience: the bot works without it
+            log.warning("could not set the command menu: %s", exc)
+
+    async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Hand one message to the core and send its replies."""
+        message, user = update.message, update.effective_user
+        if message is None or user is None or user.is_bot:
+            return
+        msg = incoming(message, user)
+        replies = await asyncio.to_thread(self.app.core.handle, msg)
+        # A contact card or a binding code is how strangers get in: once in, the contact button goes.
+        registering = msg.private and (msg.contact is not None or code_in(msg.text) is not None)
+        await deliver(context.bot, message.chat_id, replies, self.choices, remove_keyboard=registering)
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Explain that editing a sent message changes no count."""
+        message = update.edited_message
+        if message is not None and message.chat.type == ChatType.PRIVATE:
+            await context.bot.send_message(message.chat_id, EDITED)
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Send the pressed choice to the core once per keyboard and show the outcome in its place."""
+        query = update.callback_query
+        if query is None:
+            return
+        message = query.message
+        text = self.choices.text_for(query.data or "")
+        if not isinstance(message, Message) or text is None:
+            await query.answer(STALE_BUTTON, show_alert=True)
+            return
+        msg = Incoming(TRANSPORT, str(message.chat.id), str(query.from_user.id), f"cb{message.message_id}", text,
+                       private=message.chat.type == ChatType.PRIVATE, sender_name=query.from_user.full_name)
+        if await asyncio.to_thread(self._booked, msg):
+            await query.answer(ALREADY)  # a second press: the outcome is already on screen
+            return
+        replies = await asyncio.to_thread(self.app.core.handle, msg)
+        await query.answer()
+        first = replies[0] if replies else None
+        plain = first is not None and not (first.choices or first.file or first.request_contact or first.chat_id)
+        outcome = f"已选择：{pressed_label(message, query.data or '')}"
+        if plain and first is not None and len(outcome) + len(first.text) < 4000:
+            outcome, replies = f"{outcome}\n{first.text}", replies[1:]
+        try:
+            await message.edit_text(outcome)  # also takes the buttons away
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        await deliver(context.bot, message.chat_id, replies, self.choices)
+
+    def _booked(self, msg: Incoming) -> bool:
+        with self.app.db.session() as s:
+            return ledger.find_booking(s, ledger.MessageKey(msg.transport, msg.chat_id, msg.message_id)) is not None
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure with its update id first, then apologise in the chat it came from."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("update %s failed", update_id, exc_info=context.error)
+        if not isinstance(update, Update) or update.effective_chat is None:
+            return
+        try:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            await context.bot.send_message(update.effective_chat.id, APOLOGY)
+        except TelegramError as exc:
+            log.warning("could not apologise for update %s: %s", update_id, exc)
+
+
+def incoming(message: Message, user: User) -> Incoming:
+    """A Telegram message as the core sees it."""
+    card = message.contact
+    contact = None
+    if card is not None:
+        # A forwarded card is never the sender's own proof of identity, whoever it shows.
+        owner = str(card.user_id) if card.user_id and message.forward_origin is None else None
+        contact = SharedContact(card.phone_number, owner, " ".join(filter(None, (card.first_name, card.last_name))))
+    return Incoming(
+        TRANSPORT, str(message.chat.id), str(user.id), str(message.message_id), message.text or "", contact,
+        private=message.chat.type == ChatType.PRIVATE, sender_name=user.full_name,
+    )
+
+
+def pressed_label(message: Message, data: str) -> str:
+    """The label of the button with this data on the keyboard message."""
+    markup = message.reply_markup
+    for row in markup.inline_keyboard if markup else ():
+        for button in row:
+            if button.callback_data == data:
+                return button.text
+    return "（按钮）"

@@ -1,0 +1,115 @@
+"""The contact list in and out of Excel (附件1 layout): checked whole, then imported in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from campaign import Campaign
+from campaign.phones import is_mobile, normalize_phone
+from store import directory
+from store.contacts_xlsx import ContactRecord, RowProblem, read_contacts, write_contacts
+from store.database import Database
+
+_LANDLINE = re.compile(r"^(0\d{2,3})?-?(\d{7,8})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z]{2,20}$")
+_AREA = "0598"  # seven-digit numbers in the notice are Sanming landlines
+
+
+@dataclass
+class ImportReport:
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    rejected: list[RowProblem] = field(default_factory=list)
+
+    @property
+    def imported(self) -> bool:
+        return not self.rejected
+
+    def text(self) -> str:
+        """A short Chinese summary for chat and the command line."""
+        counts = (len(self.added), len(self.changed), self.unchanged, len(self.rejected))
+        lines = ["新增{}人，修改{}人，未变{}人，有问题{}行。".format(*counts)]
+        if self.added:
+            lines.append("新增：" + "、".join(self.added))
+        if self.changed:
+            lines.append("修改：" + "、".join(self.changed))
+        lines += [f"第{p.row}行：{p.reason}" if p.row else p.reason for p in self.rejected]
+        lines.append("已导入。" if self.imported else "有问题的行没有改正，所以没有导入任何数据。请改正后重新导入。")
+        return "\n".join(lines)
+
+
+def _phones(raw: str) -> tuple[str, str] | str:
+    """(mobile, office) from a 联系方式 cell, or the reason it is wrong."""
+    mobile, office = "", ""
+    for part in re.split(r"[/、,，;；\s]+", raw.strip()):
+        if not part:
+            continue
+        if is_mobile(part):
+            mobile = mobile or normalize_phone(part)
+            continue
+        m = _LANDLINE.match(normalize_phone(part) if part.startswith("+") else part)
+        if m is None:
+            return f"联系方式「{part}」不是手机号或座机号"
+        office = office or f"{m.group(1) or _AREA}-{m.group(2)}"
+    return mobile, office
+
+
+def import_contacts(db: Database, campaign: Campaign, data: bytes, now: dt.datetime) -> ImportReport:
+    """Check every row first; import all of them in one transaction only if none is wrong."""
+    rows, problems = read_contacts(data)
+    report = ImportReport(rejected=list(problems))
+    plan: list[tuple[str, str, dict[str, str]]] = []
+    seen: set[tuple[str, str]] = set()
+    for number, record in rows:
+        dep = campaign.find_department(record.department)
+        phones = _phones(record.phone)
+        reason = (
+            f"单位「{record.department}」不在成员单位名单中" if dep is None
+            else f"姓名「{record.name}」不对" if not _NAME.match(record.name)
+            else phones if isinstance(phones, str)
+            else f"邮箱「{record.email}」不对" if record.email and not _EMAIL.match(record.email)
+            else f"{record.name}在本表中重复" if (dep.key, record.name) in seen
+            else None
+        )
+        if reason is not None or dep is None or isinstance(phones, str):
+            report.rejected.append(RowProblem(number, reason or "无法识别"))
+            continue
+        seen.add((dep.key, record.name))
+        fax_match = _LANDLINE.match(record.fax) if record.fax else None
+        fax = f"{fax_match.group(1) or _AREA}-{fax_match.group(2)}" if fax_match else record.fax
+        plan.append((dep.key, record.name, {"section": record.section, "mobile": phones[0], "office": phones[1],
+                                            "fax": fax, "email": record.email}))
+    if not rows and not problems:
+        report.rejected.append(RowProblem(0, "表里没有联系人"))
+    with db.session() as s:
+        ids = directory.department_ids(s)
+        existing = {(p.department, p.name): p for p in directory.people(s, include_inactive=True)}
+        for key, name, fields in plan:
+            old = existing.get((key, name))
+            label = f"{campaign.department(key).short} {name}"
+            if old is None:
+                report.added.append(label)
+            elif not old.active or any(getattr(old, f) != v for f, v in fields.items()):
+                report.changed.append(label)
+            else:
+                report.unchanged += 1
+                continue
+            if report.imported:
+                directory.save_contact(s, department_id=ids[key], name=name, now=now, origin="import", **fields)
+    return report
+
+
+def export_contacts(db: Database, campaign: Campaign) -> bytes:
+    """The current active contacts in the 附件1 layout; import_contacts reads it back unchanged."""
+    with db.session() as s:
+        people = directory.people(s)
+    records = [
+        ContactRecord(campaign.department(p.department).short, p.name, p.section,
+                      " / ".join(x for x in (p.mobile, p.office) if x), p.fax, p.email)
+        for p in people
+    ]
+    return write_contacts(records, campaign.contacts_title)
