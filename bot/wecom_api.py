@@ -117,7 +117,7 @@ class WeComApi:
                 return await self._request("POST", call, {**(params or {}), "access_token": token},
                                            json=json, data=form() if form else None)
             except WeComApiError as exc:
-                if True:
+                if exc.errcode not in TOKEN_ERRORS or attempt == 2:
                     raise
                 log.info("WeCom refused the access token (errcode %d); fetching a new one", exc.errcode)
                 self._drop_token(token)

@@ -74,6 +74,7 @@ class FakeBotApi:
         self._failures: dict[str, list[ApiError]] = {}
         self._closed = False
         self._server: ThreadingHTTPServer | None = None
+        self.url = ""
 
     # -- the test's side -------------------------------------------------------------------------------
 
@@ -88,7 +89,8 @@ class FakeBotApi:
         self._server.daemon_threads = True
         self._server.block_on_close = False
         threading.Thread(target=self._server.serve_forever, name="fake-bot-api", daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+        return self.url
 
     def stop(self) -> None:
         with self._cond:
@@ -104,7 +106,8 @@ class FakeBotApi:
             update_id = next(self._update_ids)
             update = {"update_id": update_id, **update}
             for part in ("message", "edited_message", "callback_query"):
-                chat = (update.get(part) or {}).get("chat") or ((update.get(part) or {}).get("message") or {}).get("chat")
+                body = update.get(part) or {}
+                chat = body.get("chat") or (body.get("message") or {}).get("chat")
                 if chat:
                     self._chats.setdefault(chat["id"], chat)
             self._pending.append(update)
@@ -266,10 +269,10 @@ class _Handler(BaseHTTPRequestHandler):
     api: FakeBotApi
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
 
-    def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+    def do_POST(self) -> None:
         self._serve(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         query = self.path.partition("?")[2]
         self.path = self.path.partition("?")[0]
         self._serve(query.encode(), "application/x-www-form-urlencoded")
@@ -279,17 +282,20 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith(prefix):
             status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
         else:
-            params, files = decode(content_type or self.headers.get("Content-Type", ""), body)
+            params, files = decode(content_type or self.headers.get("Content-Type") or "", body)
             status, answer = self.api.call(self.path[len(prefix):], params, files)
         data = json.dumps(answer, ensure_ascii=False).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the bot stopped during a long poll
+            self.close_connection = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the signature of http.server
-        pass
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # the tests read the recorded calls instead
 
 
 def decode(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tuple[str, bytes]]]:
@@ -303,12 +309,13 @@ def decode(content_type: str, body: bytes) -> tuple[dict[str, Any], dict[str, tu
             f"Content-Type: {content_type}\r\n\r\n".encode() + body
         )
         for part in parsed.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+            name = str(part.get_param("name", header="content-disposition"))
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
             if part.get_filename() is not None:
-                files[str(name)] = (str(part.get_filename()), payload)
+                files[name] = (str(part.get_filename()), data)
             else:
-                fields.append((str(name), payload.decode()))
+                fields.append((name, data.decode()))
     else:
         fields = parse_qsl(body.decode(), keep_blank_values=True)
     params: dict[str, Any] = {}

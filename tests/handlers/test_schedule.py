@@ -44,7 +44,8 @@ def test_notify_queues_once_for_everyone_or_one_department(app: App) -> None:
     assert "已通知所有联系人：2人" in reply and "收不到的" in reply and "陈彬" in reply
     with app.db.session() as s:
         rows = s.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
-        assert [r.text.splitlines()[0] for r in rows] == ["【通知】请今天登记数据", "【通知】大家辛苦了", "【通知】大家辛苦了"]
+        firsts = [r.text.splitlines()[0] for r in rows]
+        assert firsts == ["【通知】请今天登记数据", "【通知】大家辛苦了", "【通知】大家辛苦了"]
         assert rows[0].chat_id == f"user-{next(p.id for p in directory.people(s) if p.name == '方广成')}"
     assert "格式：通知" in admin.say("通知")
 
