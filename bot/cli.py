@@ -14,9 +14,14 @@ from bot.app import App
 def run(app: App, args: argparse.Namespace) -> int:
     """Serve Telegram/WeCom when configured; otherwise open the console chat as the first admin."""
     from bot.runner import configured_transports, serve
+    from campaign import ConfigError
     from reminders.service import reminder_service
 
-    transports = configured_transports(app)
+    try:
+        transports = configured_transports(app)
+    except ConfigError as exc:
+        print(f"配置错误 {exc}", file=sys.stderr)
+        return 2
     if transports:
         asyncio.run(serve(app, transports, [reminder_service()]))
         return 0

@@ -9,6 +9,7 @@ Updates are handled one at a time (PTB's default): a user's messages are booked 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -18,7 +19,7 @@ from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.app import App
-from bot.telegram_send import ChoiceTable, TelegramRateLimiter, deliver
+from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver
 from bot.telegram_settings import TelegramSettings, load_settings, redact_in_logs
 from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
@@ -64,7 +65,9 @@ class TelegramTransport:
     name = TRANSPORT
 
     def __init__(self, app: App, settings: TelegramSettings) -> None:
-        redact_in_logs(settings.token)  # before PTB logs anything: its debug output contains the token
+        # Before PTB logs anything: its debug output shows the token (in every URL) and the webhook secret.
+        redact_in_logs(settings.token, "<TELEGRAM_BOT_TOKEN>")
+        redact_in_logs(settings.webhook_secret, "<TELEGRAM_WEBHOOK_SECRET>")
         self.app = app
         self.settings = settings
         self.choices = ChoiceTable()
@@ -162,17 +165,13 @@ class TelegramTransport:
             return
         replies = await asyncio.to_thread(self.app.core.handle, msg)
         await query.answer()
-        first = replies[0] if replies else None
-        plain = first is not None and not (first.choices or first.file or first.request_contact or first.chat_id)
-        outcome = f"已选择：{pressed_label(message, query.data or '')}"
-        if plain and first is not None and len(outcome) + len(first.text) < 4000:
-            outcome, replies = f"{outcome}\n{first.text}", replies[1:]
+        outcome, rest = merge_outcome(f"已选择：{pressed_label(message, query.data or '')}", replies)
         try:
             await message.edit_text(outcome)  # also takes the buttons away
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
-        await deliver(context.bot, message.chat_id, replies, self.choices)
+        await deliver(context.bot, message.chat_id, rest, self.choices)
 
     def _booked(self, msg: Incoming) -> bool:
         with self.app.db.session() as s:
@@ -184,9 +183,10 @@ class TelegramTransport:
         log.error("update %s failed", update_id, exc_info=context.error)
         if not isinstance(update, Update) or update.effective_chat is None:
             return
-        try:
-            if update.callback_query is not None:
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):  # stop the button's spinner, unless it was answered already
                 await update.callback_query.answer()
+        try:
             await context.bot.send_message(update.effective_chat.id, APOLOGY)
         except TelegramError as exc:
             log.warning("could not apologise for update %s: %s", update_id, exc)
@@ -204,6 +204,16 @@ def incoming(message: Message, user: User) -> Incoming:
         TRANSPORT, str(message.chat.id), str(user.id), str(message.message_id), message.text or "", contact,
         private=message.chat.type == ChatType.PRIVATE, sender_name=user.full_name,
     )
+
+
+def merge_outcome(head: str, replies: list[Reply]) -> tuple[str, list[Reply]]:
+    """The keyboard message's new text, and the replies still to send: a plain first reply joins the head."""
+    first = replies[0] if replies else None
+    if first is None or first.choices or first.file or first.request_contact or first.chat_id:
+        return head, replies
+    if len(head) + len(first.text) >= MAX_TEXT - 1:
+        return head, replies
+    return f"{head}\n{first.text}", replies[1:]
 
 
 def pressed_label(message: Message, data: str) -> str:

@@ -27,7 +27,6 @@ from campaign import Campaign, ConfigError
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
-REDACTED = "<TELEGRAM_BOT_TOKEN>"
 
 
 @dataclass(frozen=True)
@@ -88,26 +87,26 @@ class RedactSecret(logging.Filter):
     The token is part of every Bot API URL, so httpx's request lines and PTB's debug output would show it.
     """
 
-    def __init__(self, secret: str) -> None:
+    def __init__(self, secret: str, label: str) -> None:
         super().__init__()
-        self.secret = secret
+        self.secret, self.label = secret, label
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if self.secret in message:
-            record.msg, record.args = message.replace(self.secret, REDACTED), None
+            record.msg, record.args = message.replace(self.secret, self.label), None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text and self.secret in record.exc_text:
-            record.exc_text = record.exc_text.replace(self.secret, REDACTED)
+            record.exc_text = record.exc_text.replace(self.secret, self.label)
         return True
 
 
-def redact_in_logs(secret: str) -> None:
+def redact_in_logs(secret: str, label: str) -> None:
     """Filter every root handler; filters on loggers would miss the records of their children."""
     root = logging.getLogger()
     for handler in root.handlers:
-        if not any(isinstance(f, RedactSecret) and f.secret == secret for f in handler.filters):
-            handler.addFilter(RedactSecret(secret))
+        if secret and not any(isinstance(f, RedactSecret) and f.secret == secret for f in handler.filters):
+            handler.addFilter(RedactSecret(secret, label))
     if root.getEffectiveLevel() > logging.DEBUG:
         logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per long poll is noise

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from wechatpy.enterprise import parse_message
 from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
 
 from bot.app import App
 from bot.wecom_api import WeComApi, split_text
@@ -68,32 +70,35 @@ class CallbackCrypto:
 
     def open(self, body: bytes, signature: str, timestamp: str, nonce: str) -> Callback:
         try:
-            plain = self._crypto.decrypt_message(body, signature, timestamp, nonce)
-            msg = parse_message(plain)
-        except Exception as exc:  # as above, plus XML errors and a missing <Encrypt>
+            msg = parse_message(self._crypto.decrypt_message(body, signature, timestamp, nonce))
+            if msg is None or not getattr(msg, "source", None):
+                raise Refused("no sender in the message")
+            kind = str(msg.type)
+            return Callback(  # wechatpy converts fields lazily: a malformed number raises here
+                userid=str(msg.source), kind=kind, msg_id=str(msg.id) if msg.id else "",
+                text=str(getattr(msg, "content", "") or "") if kind == "text" else "",
+                event=str(getattr(msg, "event", "") or ""), agent_id=int(getattr(msg, "agent", 0) or 0),
+                created=int(getattr(msg, "time", 0) or 0),
+            )
+        except Refused:
+            raise
+        except Exception as exc:  # as above, plus XML errors, a missing <Encrypt> and malformed fields
             raise Refused(_reason(exc)) from None
-        if msg is None or not getattr(msg, "source", None):
-            raise Refused("no sender in the message")
-        kind = str(msg.type)
-        return Callback(
-            userid=str(msg.source), kind=kind, msg_id=str(msg.id) if msg.id else "",
-            text=str(getattr(msg, "content", "") or "") if kind == "text" else "",
-            event=str(getattr(msg, "event", "") or ""), agent_id=int(getattr(msg, "agent", 0) or 0),
-            created=int(getattr(msg, "time", 0) or 0),
-        )
 
 
 def _reason(exc: Exception) -> str:
-    name = type(exc).__name__
-    return {"InvalidSignatureException": "bad signature", "InvalidCorpIdException": "wrong corp id"}.get(
-        name, f"cannot decrypt or parse ({name})")
+    if isinstance(exc, InvalidSignatureException):
+        return "bad signature"
+    if isinstance(exc, InvalidCorpIdException):
+        return "encrypted for another corp id"
+    return f"cannot decrypt or parse ({type(exc).__name__})"
 
 
 def render(reply: Reply) -> list[str]:
     """The text messages one reply becomes: WeCom text has no buttons, so choices become lines to copy."""
     lines = [reply.text] if reply.text.strip() else []
     if reply.choices:
-        lines.append("请回复对应的文字（不是按钮）：")
+        lines.append("请直接回复下面“回复：”后面的文字：")
         lines += [f"{choice.label}　回复：{choice.text}" for choice in reply.choices]
     if reply.file is not None and reply.file.caption:
         lines.append(reply.file.caption)

@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 from campaign import Campaign
 from handlers import admin, exports, invites, registration, reports, schedule, texts, views
-from handlers.commands import ADMIN_ONLY, parse_command
+from handlers.commands import ADMIN_ONLY, Command, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
 from handlers.messages import Incoming, Reply
+from handlers.throttle import Throttle
 from store import directory
 from store.database import Database
 from store.errors import StoreUnavailable
@@ -33,6 +34,7 @@ class Core:
         self.clock = clock
         # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
         self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
+        self.throttle = Throttle()
         self.commands: dict[str, Handler] = {
             "start": views.start,
             "help": views.help_,
@@ -65,6 +67,10 @@ class Core:
             return [Reply(texts.SORRY)]
 
     def _handle(self, msg: Incoming) -> list[Reply]:
+        verdict = self.throttle.check(msg.transport, msg.sender_id, self.clock())
+        if verdict != "ok":
+            # Refused before any database work: a flood costs the others nothing.
+            return [Reply(texts.TOO_FAST)] if verdict == "warn" else []
         text = clean(msg.text)
         command = parse_command(text)
         if not msg.private:
@@ -77,8 +83,20 @@ class Core:
             person, replies = registration.stranger(self.campaign, self.db, msg, now)
             if person is None:
                 return replies
-            command = parse_command("/start")  # just bound: greet and show the list
+            greeting = views.start(Context(self.campaign, self.db, msg, now, person, "", self.transports))
+            if msg.transport not in registration.DIRECTORY_TRANSPORTS or not text or (
+                command is not None and command.name in ("start", "help")
+            ):
+                return greeting
+            # The enterprise directory vouched for this member: their first message is a real one too.
+            return greeting + self._dispatch(
+                Context(self.campaign, self.db, msg, now, person, command.args if command else "", self.transports),
+                command, text,
+            )
         ctx = Context(self.campaign, self.db, msg, now, person, command.args if command else "", self.transports)
+        return self._dispatch(ctx, command, text)
+
+    def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if command is None:
             if not text:
                 return [Reply("请发送文字消息。发“帮助”查看用法。")]
@@ -86,6 +104,6 @@ class Core:
         handler = self.commands.get(command.name)
         if handler is None:
             return [Reply(f"没有“{command.word}”这个命令。发“帮助”查看可用的命令。")]
-        if command.name in ADMIN_ONLY and not person.is_admin:
+        if command.name in ADMIN_ONLY and not ctx.person.is_admin:
             return [Reply("这个命令只有管理员（市市场监管局网监科）可以用。")]
         return handler(ctx)

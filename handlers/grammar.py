@@ -21,8 +21,8 @@ CORRECTION_WORDS = ("更正", "修正", "改为")
 SEPARATORS = " \t\n\r，,、；;。.！!：:=＝"
 _UNIT = "|".join(re.escape(u) for u in TYPED_UNITS)
 _NUMBER = re.compile(
-    rf"(?P<sign>[+\-])?[ \t]*(?:(?P<arabic>[0-9]+(?:\.[0-9]+)?万?)|(?P<chinese>[{CHINESE_CHARS}]+))"
-    rf"[ \t]*(?P<unit>{_UNIT})?"
+    rf"(?:(?P<sign>[+\-])[ \t]*)?(?:(?P<arabic>[0-9]+(?:\.[0-9]+)?万?)|(?P<chinese>[{CHINESE_CHARS}]+))"
+    rf"(?:[ \t]*(?P<unit>{_UNIT}))?"
 )
 
 
@@ -83,9 +83,11 @@ def parse(text: str) -> Parsed:
     if not matches:
         raise GrammarError("没有看到数量。")
     pieces: list[tuple[str, re.Match[str]]] = []
+    gaps: list[str] = []  # the raw text before each number: an item number needs a gap before its amount
     pos = 0
     for m in matches:
-        pieces.append((text[pos:m.start()].strip(SEPARATORS), m))
+        gaps.append(text[pos:m.start()])
+        pieces.append((gaps[-1].strip(SEPARATORS), m))
         pos = m.end()
     tail = text[pos:].strip(SEPARATORS)
     if tail:
@@ -99,8 +101,9 @@ def parse(text: str) -> Parsed:
             i += 1
             continue
         nxt = pieces[i + 1] if i + 1 < len(pieces) else None
-        if nxt is None or nxt[0] or not _plain_integer(m):
-            raise GrammarError(f"数量「{m.group(0).strip()}」前面缺少项目名称或序号。")
+        if nxt is None or nxt[0] or not gaps[i + 1] or not _plain_integer(m):
+            # "1+1" or "=1+1" is no "item amount" pair: that needs a space or separator between them.
+            raise GrammarError(f"数量「{_short(m.group(0).strip())}」前面缺少项目名称或序号。")
         items.append(_item(nxt[1], index=int(m.group("arabic") or parse_number(m.group("chinese"))),
                            source=f"{m.group(0).strip()} {nxt[1].group(0).strip()}"))
         i += 2
@@ -129,7 +132,7 @@ def _item(m: re.Match[str], *, name: str = "", index: int | None = None, source:
     try:
         amount = parse_number(raw)
     except NumberError:
-        raise GrammarError(f"「{raw}」不是一个能识别的数字。") from None
+        raise GrammarError(f"「{_short(raw)}」不是一个能识别的数字。") from None
     if m.group("sign") == "-":
         amount = -amount
     quantity = m.group(0).replace(" ", "").replace("\t", "")

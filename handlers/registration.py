@@ -11,10 +11,13 @@ from store import directory
 from store.database import Database
 from store.directory import Person
 
+# Transports whose user ids come from an enterprise directory: being listed is proof enough.
+DIRECTORY_TRANSPORTS = frozenset({"wecom"})
+
 
 def stranger(campaign: Campaign, db: Database, msg: Incoming, now: dt.datetime) -> tuple[Person | None, list[Reply]]:
     """Bind the sender if they shared their own 附件1 mobile; otherwise ask for it. Show nothing else."""
-    if msg.transport == "wecom":
+    if msg.transport in DIRECTORY_TRANSPORTS:
         # The enterprise directory vouches for the userid: no phone check is needed.
         with db.session() as s:
             person = directory.person_by_wecom(s, msg.sender_id)

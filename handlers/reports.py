@@ -17,6 +17,8 @@ from store import ledger
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.ledger import Line, MessageKey
 
+MAX_PROBLEMS = 5  # a reply lists this many problems; a flood of garbage gets a short answer
+
 
 @dataclass(frozen=True)
 class _Problem:
@@ -48,7 +50,7 @@ def report(ctx: Context, text: str) -> list[Reply]:
             continue
         value = _convert(item, outcome, ctx.campaign.limits, parsed.correction)
         if isinstance(value, str):
-            problems.append(_Problem(f"「{item.source}」：{value}"))
+            problems.append(_Problem(f"「{texts.quote(item.source)}」：{value}"))
         else:
             resolved.append((item, outcome, value))
     if parsed.correction and len({ind.key for _, ind, _ in resolved}) < len(resolved):
@@ -65,10 +67,10 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
         found = catalogue.by_index(item.index)
         if found is None:
             return _Problem(
-                f"「{item.source}」：没有序号{item.index}，{ctx.department.short}的序号是1到{len(ctx.own)}。"
+                f"「{texts.quote(item.source)}」：没有序号{item.index}，{ctx.department.short}的序号是1到{len(ctx.own)}。"
             )
         if item.unit is not None and conversion(found.unit, item.unit) is None:
-            return _Problem(f"「{item.source}」：{found.name}的单位是{found.unit}，不能用{item.unit}。")
+            return _Problem(f"「{texts.quote(item.source)}」：{found.name}的单位是{found.unit}，不能用{item.unit}。")
         return found
     res = catalogue.resolve(item.name, item.unit)
     if res.match is not None:
@@ -76,19 +78,20 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
     if res.candidates:
         names = "\n".join("  " + texts.indicator_line(i) for i in res.candidates[:8])
         more = f"\n  …等{len(res.candidates)}项" if len(res.candidates) > 8 else ""
-        return _Problem(f"「{item.name}」对应多个项目，请用序号：\n{names}{more}", res.candidates[:8], item)
+        asked = f"「{texts.quote(item.name)}」对应多个项目，请用序号：\n{names}{more}"
+        return _Problem(asked, res.candidates[:8], item)
     if res.unit_misfit:
         ind = res.unit_misfit[0]
         units = "或".join(sorted({i.unit for i in res.unit_misfit}))
-        return _Problem(f"「{item.source}」：{ind.name}的单位是{units}，不能用{item.unit}。")
+        return _Problem(f"「{texts.quote(item.source)}」：{ind.name}的单位是{units}，不能用{item.unit}。")
     if res.elsewhere is not None:
         return _Problem(
-            f"「{item.name}」是{res.elsewhere.group}的项目，{ctx.department.short}只能填报本单位的项目（发“指标”查看）。"
+            f"「{texts.quote(item.name)}」是{res.elsewhere.group}的项目，{ctx.department.short}只能填报本单位的项目（发“指标”查看）。"
         )
     if res.suggestions:
         names = "\n".join("  " + texts.indicator_line(i) for i in res.suggestions)
-        return _Problem(f"没有找到「{item.name}」。您是不是要报：\n{names}", res.suggestions, item)
-    return _Problem(f"没有找到「{item.name}」这个项目。发“指标”查看本单位的项目和序号。")
+        return _Problem(f"没有找到「{texts.quote(item.name)}」。您是不是要报：\n{names}", res.suggestions, item)
+    return _Problem(f"没有找到「{texts.quote(item.name)}」这个项目。发“指标”查看本单位的项目和序号。")
 
 
 def _convert(item: Item, ind: Indicator, limits: Limits, correction: bool) -> Decimal | str:
@@ -111,7 +114,10 @@ def _refusal(
     problems: Sequence[_Problem], items: Sequence[Item], resolved: Sequence[tuple[Item, Indicator, Decimal]],
     correction: bool, own: Sequence[Indicator],
 ) -> Reply:
-    text = "\n".join(p.text for p in problems) + "\n这条消息没有记录任何数据。"
+    shown = [p.text for p in problems[:MAX_PROBLEMS]]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"……另有{len(problems) - MAX_PROBLEMS}处问题。")
+    text = "\n".join(shown) + "\n这条消息没有记录任何数据。"
     asking = [p for p in problems if p.candidates and p.item is not None]
     if len(problems) == 1 and len(asking) == 1:
         # One open question: offer each candidate as a button that sends the whole message again by item numbers.

@@ -15,8 +15,14 @@ UNKNOWN_USER = (
     "您好！本机器人只为三明市网络市场监管专项行动各成员单位的联系人服务。\n"
     "请点下方“分享手机号”按钮验证身份；如果管理员给了您绑定码，也可以直接发送绑定码。"
 )
+TOO_FAST = "您发得太快了，刚才的消息没有处理。请稍等几秒再发，已记录的数据不受影响。"
 GROUP_HELP = "请在与我的私聊中报送数据。在群里我只回答 /help。"
 WEEKDAYS = "一二三四五六日"
+
+
+def quote(text: str, limit: int = 24) -> str:
+    """What the user wrote, cut short: a reply repeats enough to recognise it, never a whole flood."""
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def amount(value: Decimal, unit: str) -> str:
@@ -54,7 +60,7 @@ def example(own: Sequence[Indicator]) -> str:
     """A report that works for this contact, to show after a mistake."""
     if not own:
         return "查处网络违法案件 3"
-    return f"{own[0].name} 3"
+    return f"{min((own[0].name, *own[0].aliases), key=len)} 3"
 
 
 def help_text(campaign: Campaign, name: str, department: str, own: Sequence[Indicator], admin: bool) -> str:

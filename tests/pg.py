@@ -37,7 +37,7 @@ class Cluster:
     def socket_dir(self) -> Path:
         return self.root / "socket"
 
-    def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def _run(self, *args: str | Path) -> subprocess.CompletedProcess[str]:
         cmd = [str(a) for a in args]
         if self.user:
             cmd = ["runuser", "-u", self.user, "--", *cmd]

@@ -330,6 +330,7 @@ def test_webhook_mode(tmp_path: Path) -> None:
     try:
         assert api.webhook["url"] == "https://bot.example.test/tg-hook"
         secret = api.webhook["secret_token"]
+        assert secret not in webhook_bot.stderr() and "<TELEGRAM_WEBHOOK_SECRET>" in webhook_bot.stderr()
         update = {"update_id": 1, "message": {"message_id": 1, "date": int(time.time()), "text": "你好",
                                               "chat": {"id": 2001, "type": "private", "first_name": "甲"},
                                               "from": {"id": 2001, "is_bot": False, "first_name": "甲"}}}

@@ -14,6 +14,7 @@ from bot.app import App, build_app
 from campaign import load_campaign
 from handlers.grammar import GrammarError, parse
 from handlers.messages import Incoming
+from handlers.throttle import Throttle
 from store.models import Entry
 from tests.support import Chat, FakeClock
 
@@ -33,6 +34,7 @@ _ids = itertools.count()
 def shared_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     path = tmp_path_factory.mktemp("prop") / "bot.db"
     built = build_app(url=f"sqlite:///{path}", clock=FakeClock())
+    built.core.throttle = Throttle(burst=10**9)  # thousands of messages in one frozen instant: not a flood test
     yield built
     built.close()
 
