@@ -54,13 +54,23 @@ class Cluster:
                          "--no-locale")
         if init.returncode != 0:
             raise RuntimeError(f"initdb failed: {init.stderr}")
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server on the existing data folder."""
         options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=200")
-        started = self._run(self.bin / "pg_ctl", "-D", str(data), "-o", options, "-w", "-l",
+        started = self._run(self.bin / "pg_ctl", "-D", str(self.root / "data"), "-o", options, "-w", "-l",
                             str(self.root / "log"), "start")
         if started.returncode != 0:
             log = (self.root / "log").read_text() if (self.root / "log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {started.stderr}{log}")
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: the database is unreachable until resume()."""
+        stopped = self._run(self.bin / "pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        if stopped.returncode != 0:
+            raise RuntimeError(f"pg_ctl stop failed: {stopped.stderr}")
 
     def stop(self) -> None:
         self._run(self.bin / "pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "stop")
