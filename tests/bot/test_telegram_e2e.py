@@ -53,7 +53,8 @@ def bot_env(api_url: str, workdir: Path, **extra_env: str) -> dict[str, str]:
     """The bot's environment: this fake server, a fresh database, and DEBUG logs (the token must not show)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
     env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=api_url, BOT_DATABASE_URL=f"sqlite:///{workdir / 'bot.db'}",
-               BOT_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1", **extra_env)
+               BOT_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1")
+    env.update(extra_env)
     return env
 
 
@@ -214,7 +215,8 @@ def test_a_binding_code_works_once(bot: BotProcess, api: FakeBotApi) -> None:
     code = CODE.search(invite.text)
     assert code
     first, second = TgUser(api, 1004), TgUser(api, 1005)
-    first.wait("李勤额（市委网信办），您好", first.say(code.group()))
+    greeting = first.wait("李勤额（市委网信办），您好", first.say(code.group()))
+    assert greeting.params["reply_markup"] == {"remove_keyboard": True}
     refusal = second.wait("已经用过了", second.say(code.group()))
     assert refusal.params["reply_markup"]["keyboard"][0][0]["request_contact"] is True
     second.wait("绑定码不对", second.say("ABCD-EFGH"))

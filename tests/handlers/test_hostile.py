@@ -31,7 +31,8 @@ hostile = st.one_of(
         "한국어", "ひらがな", "ℌ𝔢𝔩𝔩𝔬", "\t\r\n", "　", "/", "//", "/start@", "/ 汇总", "更正", "撤销撤销",
     ]),
     numbers,
-    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Nd"]), max_size=30),
+    # No digits of any kind: ² and ① fold to 2 and 1 (NFKC), and "² ²" is a valid report for item 2.
+    st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Nd", "No"]), max_size=30),
     st.text(min_size=1001, max_size=3000),
 )
 messages = st.lists(hostile, min_size=1, max_size=6).map(" ".join)
@@ -56,8 +57,9 @@ def _entries(app: App) -> int:
 @given(text=messages)
 def test_hostile_input(forestry: tuple[App, Chat], text: str) -> None:
     app, chat = forestry
+    before = _entries(app)
     replies = chat.send(text, message_id=f"h{next(_ids)}")
-    assert _entries(app) == 0, (text, replies)
+    assert _entries(app) == before == 0, (text, replies)
     assert replies
     reply = "\n".join(r.text for r in replies)
     assert reply and len(reply) < 1500, reply
