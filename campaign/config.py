@@ -111,6 +111,9 @@ class Wanghong:
 class Limits:
     max_amount: Decimal = Decimal(10000)
     decimal_places: int = 4
+    # Per messaging account: a burst of this many messages, then this many per second.
+    user_burst: int = 20
+    user_per_second: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -428,4 +431,10 @@ def _limits(r: _Reader, raw: Mapping[str, Any]) -> Limits:
         raise r.fail("limits.max_amount", "must be a whole number of at least 1")
     if not isinstance(places, int) or isinstance(places, bool) or not 0 <= places <= 4:
         raise r.fail("limits.decimal_places", "must be a whole number from 0 to 4 (the ledger keeps 4)")
-    return Limits(Decimal(top), places)
+    burst = t.get("user_burst", 20)
+    rate = t.get("user_per_second", 1.0)
+    if not isinstance(burst, int) or isinstance(burst, bool) or burst < 1:
+        raise r.fail("limits.user_burst", "must be a whole number of at least 1")
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
+        raise r.fail("limits.user_per_second", "must be a number above 0")
+    return Limits(Decimal(top), places, burst, float(rate))

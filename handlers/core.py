@@ -34,7 +34,7 @@ class Core:
         self.clock = clock
         # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
         self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
-        self.throttle = Throttle()
+        self.throttle = Throttle(campaign.limits.user_per_second, campaign.limits.user_burst)
         self.commands: dict[str, Handler] = {
             "start": views.start,
             "help": views.help_,
