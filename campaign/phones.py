@@ -22,3 +22,24 @@ def normalize_phone(raw: str) -> str:
 def is_mobile(raw: str) -> bool:
     """Tell whether the text is a mainland mobile number (11 digits, starting with 1)."""
     return bool(_MOBILE.match(normalize_phone(raw)))
+
+
+_LANDLINE = re.compile(r"^(0\d{2,3})?-?(\d{7,8})$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PERSON = re.compile(r"^[\u4e00-\u9fa5·A-Za-z]{2,20}$")
+AREA_CODE = "0598"  # seven-digit numbers in the notice are Sanming landlines
+
+
+def landline(raw: str) -> str | None:
+    """A landline as 0598-8289060 (Sanming's area code when none is given), or None if it is none."""
+    m = _LANDLINE.match(unicodedata.normalize("NFKC", raw).strip())
+    return f"{m.group(1) or AREA_CODE}-{m.group(2)}" if m else None
+
+
+def is_email(raw: str) -> bool:
+    return bool(_EMAIL.match(raw.strip()))
+
+
+def is_person_name(raw: str) -> bool:
+    """Two to twenty Chinese or Latin letters: what a contact's name may be."""
+    return bool(_PERSON.match(raw.strip()))

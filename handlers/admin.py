@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
-from campaign.phones import is_mobile, normalize_phone
+from campaign.phones import is_email, is_mobile, is_person_name, landline, normalize_phone
+from handlers import texts
 from handlers.context import Context
-from handlers.messages import Reply
+from handlers.messages import Attachment, Reply
 from store import directory
 from store.directory import Person
+from store.roster import import_contacts
 
 FIELDS = {
     "手机": "mobile", "手机号": "mobile", "电话": "office", "办公电话": "office", "科室": "section", "部门": "section",
     "传真": "fax", "邮箱": "email", "电子邮箱": "email", "角色": "role", "企业微信": "wecom_userid",
 }
 ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员": "member", "member": "member"}
-_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z]{2,20}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_LANDLINE = re.compile(r"^(0\d{2,3}-?)?\d{7,8}$")
 
 
 def contacts(ctx: Context) -> list[Reply]:
@@ -41,7 +38,7 @@ def add_contact(ctx: Context) -> list[Reply]:
     if len(parts) < 3:
         return [Reply("格式：添加联系人 姓名 单位 手机号 [科室]\n例如：添加联系人 张三 公安局 13800000000 网安支队")]
     name, unit, phone, section = parts[0], parts[1], parts[2], " ".join(parts[3:])
-    if not _NAME.match(name):
+    if not is_person_name(name):
         return [Reply(f"姓名「{name}」不对：请写2到20个字的姓名。")]
     dep = ctx.campaign.find_department(unit)
     if dep is None:
@@ -49,8 +46,8 @@ def add_contact(ctx: Context) -> list[Reply]:
     fields = {"section": section} if section else {}
     if is_mobile(phone):
         fields["mobile"] = normalize_phone(phone)
-    elif _LANDLINE.match(phone):
-        fields["office"] = phone
+    elif landline(phone):
+        fields["office"] = landline(phone) or phone
     else:
         return [Reply(f"电话「{phone}」不对：请写11位手机号，或带区号的座机号（如0598-8289060）。")]
     with ctx.db.session() as s:
@@ -74,7 +71,7 @@ def edit_contact(ctx: Context) -> list[Reply]:
         return [target]
     if field == "mobile" and not is_mobile(value):
         return [Reply(f"手机号「{value}」不对：请写11位手机号。")]
-    if field == "email" and not _EMAIL.match(value):
+    if field == "email" and not is_email(value):
         return [Reply(f"邮箱「{value}」不对，例如：smscjgjwjk@163.com")]
     if field == "role":
         if value not in ROLES:
@@ -101,6 +98,19 @@ def remove_contact(ctx: Context) -> list[Reply]:
         directory.deactivate_contact(s, target.id, ctx.now)
     return [Reply(f"已删除联系人：{ctx.campaign.department(target.department).short} {target.name}。"
                   "他已经报的数据仍然保留。")]
+
+
+def contact_file(ctx: Context, document: Attachment) -> list[Reply]:
+    """Import a contact list an admin sent as an xlsx file (附件1 layout): all rows or none."""
+    if not ctx.person.is_admin:
+        return [Reply("我只接收管理员发送的联系人名单（xlsx）。报数请直接发文字，例如：" + texts.example(ctx.own))]
+    if not document.filename.lower().endswith(".xlsx"):
+        return [Reply("请发送 xlsx 格式的联系人名单（列：单位、姓名、部门、联系方式、传真、电子邮箱）。")]
+    try:
+        report = import_contacts(ctx.db, ctx.campaign, document.data, ctx.now)
+    except ValueError as exc:
+        return [Reply(f"{exc}\n没有导入任何数据。")]
+    return [Reply("联系人名单导入：" + report.text())]
 
 
 def _one(ctx: Context, text: str) -> Person | Reply:

@@ -97,6 +97,8 @@ class Core:
         return self._dispatch(ctx, command, text)
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
+        if ctx.msg.document is not None:
+            return admin.contact_file(ctx, ctx.msg.document)
         if command is None:
             if not text:
                 return [Reply("请发送文字消息。发“帮助”查看用法。")]

@@ -15,6 +15,13 @@ class SharedContact:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    data: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One message as every transport hands it to the core."""
 
@@ -26,6 +33,7 @@ class Incoming:
     contact: SharedContact | None = None
     private: bool = True  # False in group chats: there the bot shows and accepts no counts
     sender_name: str = ""
+    document: Attachment | None = None  # a file the user sent (an admin's contact list)
 
 
 @dataclass(frozen=True)
@@ -34,13 +42,6 @@ class Choice:
 
     label: str
     text: str
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    data: bytes
-    caption: str = ""
 
 
 @dataclass(frozen=True)

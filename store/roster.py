@@ -7,15 +7,10 @@ import re
 from dataclasses import dataclass, field
 
 from campaign import Campaign
-from campaign.phones import is_mobile, normalize_phone
+from campaign.phones import is_email, is_mobile, is_person_name, landline, normalize_phone
 from store import directory
 from store.contacts_xlsx import ContactRecord, RowProblem, read_contacts, write_contacts
 from store.database import Database
-
-_LANDLINE = re.compile(r"^(0\d{2,3})?-?(\d{7,8})$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_NAME = re.compile(r"^[\u4e00-\u9fa5·A-Za-z]{2,20}$")
-_AREA = "0598"  # seven-digit numbers in the notice are Sanming landlines
 
 
 @dataclass
@@ -51,10 +46,10 @@ def _phones(raw: str) -> tuple[str, str] | str:
         if is_mobile(part):
             mobile = mobile or normalize_phone(part)
             continue
-        m = _LANDLINE.match(normalize_phone(part) if part.startswith("+") else part)
-        if m is None:
+        found = landline(part)
+        if found is None:
             return f"联系方式「{part}」不是手机号或座机号"
-        office = office or f"{m.group(1) or _AREA}-{m.group(2)}"
+        office = office or found
     return mobile, office
 
 
@@ -69,9 +64,9 @@ def import_contacts(db: Database, campaign: Campaign, data: bytes, now: dt.datet
         phones = _phones(record.phone)
         reason = (
             f"单位「{record.department}」不在成员单位名单中" if dep is None
-            else f"姓名「{record.name}」不对" if not _NAME.match(record.name)
+            else f"姓名「{record.name}」不对" if not is_person_name(record.name)
             else phones if isinstance(phones, str)
-            else f"邮箱「{record.email}」不对" if record.email and not _EMAIL.match(record.email)
+            else f"邮箱「{record.email}」不对" if record.email and not is_email(record.email)
             else f"{record.name}在本表中重复" if (dep.key, record.name) in seen
             else None
         )
@@ -79,8 +74,7 @@ def import_contacts(db: Database, campaign: Campaign, data: bytes, now: dt.datet
             report.rejected.append(RowProblem(number, reason or "无法识别"))
             continue
         seen.add((dep.key, record.name))
-        fax_match = _LANDLINE.match(record.fax) if record.fax else None
-        fax = f"{fax_match.group(1) or _AREA}-{fax_match.group(2)}" if fax_match else record.fax
+        fax = (landline(record.fax) or record.fax) if record.fax else ""
         plan.append((dep.key, record.name, {"section": record.section, "mobile": phones[0], "office": phones[1],
                                             "fax": fax, "email": record.email}))
     if not rows and not problems:

@@ -45,3 +45,22 @@ def test_removed_contact_loses_access(db_url: str, clock: FakeClock) -> None:
     Chat(app, "王永辉").say("删除联系人 方广成")
     assert police.send("汇总")[0].request_contact
     app.close()
+
+
+def test_admin_sends_a_contact_list_file(db_url: str, clock: FakeClock) -> None:
+    from handlers.messages import Attachment
+    from store.roster import export_contacts
+
+    app = build_app(url=db_url, clock=clock)
+    admin = Chat(app, "王永辉")
+    data = export_contacts(app.db, app.campaign)
+
+    def send(who: Chat, name: str, payload: bytes) -> str:
+        msg = Incoming(who.transport, who.user, who.user, f"f-{name}", "", document=Attachment(name, payload))
+        return "\n".join(r.text for r in app.core.handle(msg))
+
+    assert "未变12人" in send(admin, "名单.xlsx", data) and "已导入" in send(admin, "名单2.xlsx", data)
+    assert "无法读取Excel文件" in send(admin, "坏.xlsx", b"not excel")
+    assert "请发送 xlsx" in send(admin, "名单.doc", data)
+    assert "只接收管理员" in send(Chat(app, "方广成"), "名单.xlsx", data)
+    app.close()
