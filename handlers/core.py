@@ -79,6 +79,7 @@ class Core:
         now = self.clock()
         with self.db.session() as s:
             person = directory.bound_person(s, msg.transport, msg.sender_id)
+        greeting: list[Reply] = []
         if person is None:
             person, replies = registration.stranger(self.campaign, self.db, msg, now)
             if person is None:
@@ -89,12 +90,8 @@ class Core:
             ):
                 return greeting
             # The enterprise directory vouched for this member: their first message is a real one too.
-            return greeting + self._dispatch(
-                Context(self.campaign, self.db, msg, now, person, command.args if command else "", self.transports),
-                command, text,
-            )
         ctx = Context(self.campaign, self.db, msg, now, person, command.args if command else "", self.transports)
-        return self._dispatch(ctx, command, text)
+        return greeting + self._dispatch(ctx, command, text)
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if ctx.msg.document is not None:
