@@ -25,6 +25,7 @@ class _Problem:
     text: str
     candidates: tuple[Indicator, ...] = ()
     item: Item | None = None
+    question: str = ""  # the short form shown above buttons, which list the candidates themselves
 
 
 def key_of(ctx: Context) -> MessageKey:
@@ -79,7 +80,9 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
         names = "\n".join("  " + texts.indicator_line(i) for i in res.candidates[:8])
         more = f"\n  …等{len(res.candidates)}项" if len(res.candidates) > 8 else ""
         asked = f"「{texts.quote(item.name)}」对应多个项目，请用序号：\n{names}{more}"
-        return _Problem(asked, res.candidates[:8], item)
+        first = "，下面是前8个（发“指标”看全部）" if more else ""
+        question = f"「{texts.quote(item.name)}」对应{len(res.candidates)}个项目{first}，请选一个："
+        return _Problem(asked, res.candidates[:8], item, question)
     if res.unit_misfit:
         ind = res.unit_misfit[0]
         units = "或".join(sorted({i.unit for i in res.unit_misfit}))
@@ -90,7 +93,8 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
         )
     if res.suggestions:
         names = "\n".join("  " + texts.indicator_line(i) for i in res.suggestions)
-        return _Problem(f"没有找到「{texts.quote(item.name)}」。您是不是要报：\n{names}", res.suggestions, item)
+        return _Problem(f"没有找到「{texts.quote(item.name)}」。您是不是要报：\n{names}", res.suggestions, item,
+                        f"没有找到「{texts.quote(item.name)}」。您是不是要报下面的项目？")
     return _Problem(f"没有找到「{texts.quote(item.name)}」这个项目。发“指标”查看本单位的项目和序号。")
 
 
@@ -130,7 +134,7 @@ def _refusal(
             ]
             prefix = "更正 " if correction else ""
             choices.append(Choice(f"{cand.no}. {cand.label}", prefix + "，".join(parts)))
-        return Reply(text, choices=tuple(choices))
+        return Reply(f"{problem.question}\n（还没有记录；也可以直接发“序号 数量”。）", choices=tuple(choices))
     return Reply(text + "\n" + _how(own))
 
 

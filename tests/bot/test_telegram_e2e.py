@@ -231,7 +231,7 @@ def test_a_report_is_booked_and_totalled(bot: BotProcess, api: FakeBotApi) -> No
 
 def test_an_ambiguous_report_is_resolved_by_a_button_once(bot: BotProcess, api: FakeBotApi) -> None:
     user = registered(api, 1007, "13507563828", "三明海关")  # 王晓芳
-    question = user.wait("对应多个项目", user.say("寄递渠道查获侵权货物 3"))
+    question = user.wait("请选一个", user.say("寄递渠道查获侵权货物 3"))
     keyboard = question.result
     buttons = [row[0] for row in keyboard["reply_markup"]["inline_keyboard"]]
     assert [b["text"] for b in buttons] == ["1. 寄递渠道查获侵权货物（批次）", "2. 寄递渠道查获侵权货物（件）"]

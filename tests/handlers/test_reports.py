@@ -97,9 +97,10 @@ def test_unit_conversions_are_exact(app: App, drugs: Chat) -> None:
 
 
 def test_unit_decides_between_batches_and_pieces(app: App, customs: Chat) -> None:
-    reply = customs.say("寄递渠道查获侵权货物 3")
-    assert "对应多个项目" in reply
-    assert "1. 寄递渠道查获侵权货物（批次）" in reply and "2. 寄递渠道查获侵权货物（件）" in reply
+    (reply,) = customs.send("寄递渠道查获侵权货物 3")
+    assert "对应2个项目，请选一个" in reply.text and "还没有记录" in reply.text
+    assert [c.label for c in reply.choices] == ["1. 寄递渠道查获侵权货物（批次）", "2. 寄递渠道查获侵权货物（件）"]
+    assert [c.text for c in reply.choices] == ["1 3", "2 3"]
     assert entries(app) == 0
     customs.say("寄递渠道查获侵权货物 3批次")
     customs.say("寄递渠道查获侵权货物 7件")
