@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(VENV)/.runtime
 ## test: ruff, mypy and the whole test suite
 test: $(VENV)/.dev lint
 	$(PY) -m pytest
+
+## bench: the benchmarks (2–3 minutes): a table, bench/results.json and the README's Benchmarks table
+bench: $(VENV)/.dev
+	$(PY) -m bench
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

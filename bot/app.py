@@ -33,5 +33,6 @@ def build_app(config: Path | str | None = None, url: str | None = None, clock: C
     db = Database(url or database_url(campaign.database_url))
     db.migrate()
     with db.session() as s:
+        db.lock_setup(s)  # several instances may start together on one PostgreSQL database
         sync_campaign(s, campaign, clock())
     return App(campaign, db, Core(campaign, db, clock), clock)

@@ -88,6 +88,16 @@ class Database:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
+    def lock_setup(self, session: Session) -> None:
+        """PostgreSQL: hold the migration lock until this session's transaction ends.
+
+        Seeding departments and contacts from config inserts rows under unique keys; two instances starting
+        together on a new database would both insert them, and one would stop with a unique violation.
+        Under the lock the second one waits, then sees the first one's rows and inserts nothing.
+        """
+        if self.dialect == "postgresql":
+            session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
+
     def dispose(self) -> None:
         self.engine.dispose()
 

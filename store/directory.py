@@ -112,13 +112,16 @@ def person_by_wecom(session: Session, userid: str) -> Person | None:
 
 def bound_person(session: Session, transport: str, user_id: str) -> Person | None:
     """The active contact this messaging account speaks for, if any."""
-    contact_id = session.scalar(
-        select(Binding.contact_id).where(Binding.transport == transport, Binding.user_id == user_id)
-    )
-    if contact_id is None:
+    # One query: this runs before every message is answered.
+    found = session.execute(
+        select(ContactRow, DepartmentRow.key).join(DepartmentRow)
+        .join(Binding, Binding.contact_id == ContactRow.id)
+        .where(Binding.transport == transport, Binding.user_id == user_id)
+    ).first()
+    if found is None:
         return None
-    found = person(session, contact_id)
-    return found if found and found.active else None
+    bound = _person(*found)
+    return bound if bound.active else None
 
 
 def bind(session: Session, *, transport: str, user_id: str, chat_id: str, contact_id: int, now: dt.datetime) -> None:

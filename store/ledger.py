@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
-from store.models import Booking, DepartmentRow, Entry
+from store.models import Booking, DepartmentRow, Entry, Total
 
 
 @dataclass(frozen=True)
@@ -79,14 +80,44 @@ def book(
               booked_at=now)
         for line in lines
     )
+    _add_to_totals(session, department_id, {ind: after[ind] - before.get((department_id, ind), Decimal(0))
+                                            for ind in indicators}, known={ind for _, ind in before})
     session.flush()
     return Booked(booking.id, tuple(lines), after)
 
 
+def _add_to_totals(session: Session, department_id: int, changes: dict[str, Decimal], known: set[str]) -> None:
+    """Keep the maintained totals equal to the ledger's sums, in the booking's own transaction.
+
+    No upsert is needed: every writer holds the department's lock (lock_department; on SQLite the
+    BEGIN IMMEDIATE write lock), so the rows read as `known` cannot appear or change under us.
+    """
+    for indicator, change in changes.items():
+        if indicator in known:
+            # A Core UPDATE on the session's connection: the ORM's bulk-update path would first look for
+            # loaded Total objects to synchronise, which cost more than the rest of the booking.
+            totals_table = cast(Table, Total.__table__)
+            session.connection().execute(
+                update(totals_table)
+                .where(Total.department_id == department_id, Total.indicator == indicator)
+                .values(amount=Total.amount + change)
+            )
+        else:
+            session.add(Total(department_id=department_id, indicator=indicator, amount=change))
+
+
 def lock_department(session: Session, department_id: int) -> None:
     # PostgreSQL: serialise bookings of one department so the "never below zero" check holds.
-    # SQLite already holds the write lock (BEGIN IMMEDIATE); FOR UPDATE is skipped there.
-    session.execute(select(DepartmentRow.id).where(DepartmentRow.id == department_id).with_for_update())
+    # SQLite already holds the write lock (BEGIN IMMEDIATE), so the query would lock nothing: skip it.
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    # FOR NO KEY UPDATE (key_share=True), not FOR UPDATE: the booking row inserted just before already holds a
+    # KEY SHARE lock on this department through its foreign key. FOR UPDATE conflicts with KEY SHARE, so two
+    # concurrent bookings of one department each waited for the other's foreign-key lock: a deadlock, and one
+    # report answered with an apology. NO KEY UPDATE ignores KEY SHARE but still excludes other bookers.
+    session.execute(
+        select(DepartmentRow.id).where(DepartmentRow.id == department_id).with_for_update(key_share=True)
+    )
 
 
 def find_booking(session: Session, key: MessageKey) -> int | None:
@@ -140,7 +171,18 @@ def totals(
     indicators: Iterable[str] | None = None,
     as_of: dt.datetime | None = None,
 ) -> dict[tuple[int, str], Decimal]:
-    """Sum the ledger per (department id, indicator), optionally up to a moment."""
+    """The ledger's sums per (department id, indicator), optionally up to a moment.
+
+    The current totals come from the maintained table (a primary-key read, whatever the ledger's size);
+    totals as of a moment are summed from the entries, which keep every booking's time.
+    """
+    if as_of is None:
+        current = select(Total.department_id, Total.indicator, Total.amount)
+        if department_ids is not None:
+            current = current.where(Total.department_id.in_(list(department_ids)))
+        if indicators is not None:
+            current = current.where(Total.indicator.in_(list(indicators)))
+        return {(dep, ind): amount for dep, ind, amount in session.execute(current)}
     query = select(Entry.department_id, Entry.indicator, func.sum(Entry.amount)).group_by(
         Entry.department_id, Entry.indicator
     )
@@ -148,7 +190,6 @@ def totals(
         query = query.where(Entry.department_id.in_(list(department_ids)))
     if indicators is not None:
         query = query.where(Entry.indicator.in_(list(indicators)))
-    if as_of is not None:
-        query = query.where(Entry.booked_at <= as_of)
+    query = query.where(Entry.booked_at <= as_of)
     # SUM keeps the Amount type, so the scaled integers come back as exact Decimals.
     return {(dep, ind): total or Decimal(0) for dep, ind, total in session.execute(query)}

@@ -157,3 +157,23 @@ class CalendarDay(Base):
     kind: Mapped[str] = mapped_column(String(10))  # holiday | workday
     added_by: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     added_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class Total(Base):
+    """The running sum of one department's indicator: a cache of the ledger's sums, never the record.
+
+    book() (the only write path: reports, corrections and undo) adds each entry's amount here in the
+    same transaction as the entry, so 汇总 reads a few hundred rows instead of summing the whole ledger.
+    Totals as of a past moment are still summed from the entries.
+    """
+
+    __tablename__ = "totals"
+
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(32), primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(Amount())
+
+
+# "Who reported last" (汇总, reminders) asks for each department's newest booking: this index answers
+# that with one lookup per department instead of a scan of every booking.
+Index("ix_bookings_department_time", Booking.department_id, Booking.booked_at)
