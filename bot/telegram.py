@@ -4,18 +4,26 @@ Each Telegram message becomes one handlers.messages.Incoming whose message id is
 redelivered update books nothing twice. A pressed button sends its choice as a message of its own, keyed
 by the message that carried the keyboard, so a second press on that keyboard books nothing either.
 Updates are handled one at a time (PTB's default): a user's messages are booked in the order sent.
+
+Long polling is our own loop, not PTB's Updater. The getUpdates offset is Telegram's acknowledgement:
+updates below it are deleted for good. The Updater sends the next offset as soon as it has *queued* a
+batch, before any handler ran, so a crash (SIGKILL, OOM, power cut) lost updates Telegram considered
+delivered. Here the offset passes an update only after its handler has finished (booked and answered):
+delivery is at least once, and the ledger's unique message key makes it exactly once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
 from telegram.constants import ChatType
-from telegram.error import BadRequest, InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.app import App
@@ -47,6 +55,8 @@ APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，
 EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
 STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
 ALREADY = "已经记过了，不会重复计数。"
+BOOTSTRAP_RETRIES = 3  # deleteWebhook at start, as PTB's bootstrap_retries
+MAX_POLL_DELAY = 30.0  # seconds between getUpdates attempts while Telegram cannot be reached
 
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -80,15 +90,17 @@ class TelegramTransport:
             .job_queue(None)  # reminders have their own scheduler
             .connect_timeout(10).read_timeout(20).write_timeout(20).pool_timeout(10).media_write_timeout(60)
             .get_updates_connect_timeout(10).get_updates_read_timeout(10).get_updates_pool_timeout(10)
+            .updater(None)  # polling is _poll() below; the webhook server feeds the update queue itself
         )
-        if settings.webhook_url:
-            builder = builder.updater(None)
         self.application: PTBApplication = builder.build()
         self.application.add_handler(CallbackQueryHandler(self.on_button))
         self.application.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited))
         self.application.add_handler(MessageHandler(filters.UpdateType.MESSAGE, self.on_message))
         self.application.add_error_handler(self.on_error)
         self.webhook = WebhookServer(self.application, settings, ALLOWED_UPDATES) if settings.webhook_url else None
+        self._offset: int | None = None  # the next getUpdates offset: one past the last update handled
+        self._polling: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     async def start(self) -> None:
         """Check the token (getMe), set the command menu, then poll or listen."""
@@ -101,22 +113,106 @@ class TelegramTransport:
         if self.webhook is not None:
             await self.webhook.start()
         else:
-            assert self.application.updater is not None
-            # Pending updates are kept (no drop_pending_updates): what users sent while we were away counts.
-            await self.application.updater.start_polling(
-                timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES, bootstrap_retries=3
-            )
+            await self._delete_webhook()
+            self._stopping.clear()
+            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
         await self.application.start()
 
     async def stop(self) -> None:
-        """Stop fetching, finish the updates already fetched, then close the connections."""
+        """Stop fetching, finish the update in hand, acknowledge what was handled, then close the connections.
+
+        Updates fetched but not handled yet stay unacknowledged: Telegram delivers them again at the next start.
+        """
         if self.webhook is not None:
             await self.webhook.stop()
-        elif self.application.updater is not None and self.application.updater.running:
-            await self.application.updater.stop()
+        if self._polling is not None:
+            self._stopping.set()
+            await self._polling
+            self._polling = None
+            await self._acknowledge()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+
+    async def _delete_webhook(self) -> None:
+        """Polling and a webhook exclude each other. Pending updates are kept (drop_pending_updates is not
+        set): what users sent while we were away counts."""
+        for attempt in range(BOOTSTRAP_RETRIES + 1):
+            try:
+                await self.application.bot.delete_webhook()
+                return
+            except (BadRequest, InvalidToken, Forbidden):
+                raise  # the same call would fail again
+            except TelegramError as exc:  # flood control, time-outs, network errors, 5xx answers
+                if attempt == BOOTSTRAP_RETRIES:
+                    raise
+                delay = _seconds(exc.retry_after) if isinstance(exc, RetryAfter) else 1.0
+                log.warning("deleteWebhook failed (%s); retry %d in %.0f s", exc, attempt + 1, delay)
+                await asyncio.sleep(delay)
+
+    async def _poll(self) -> None:
+        """Fetch updates and handle each one fully before the next offset acknowledges it."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                updates = await self._unless_stopping(self.application.bot.get_updates(
+                    offset=self._offset, timeout=self.settings.poll_timeout, allowed_updates=ALLOWED_UPDATES,
+                ))
+            except RetryAfter as exc:
+                await self._pause(_seconds(exc.retry_after) + 0.5)
+                continue
+            except TimedOut:  # a long poll that ended without an answer: simply ask again
+                continue
+            except Exception as exc:  # Telegram unreachable, a 5xx, a revoked token, an unreadable answer
+                failures += 1
+                delay = min(MAX_POLL_DELAY, 0.5 * 2 ** min(failures, 10))
+                log.log(logging.WARNING if isinstance(exc, NetworkError) else logging.ERROR,
+                        "getUpdates failed (%s); next try in %.0f s", exc, delay)
+                await self._pause(delay)
+                continue
+            if updates is None:  # stopping
+                break
+            failures = 0
+            for update in updates:
+                await self._handle(update)
+                # Only now may Telegram forget this update: the next getUpdates carries the new offset.
+                self._offset = update.update_id + 1
+                if self._stopping.is_set():
+                    break  # the rest stays unacknowledged and comes again at the next start
+
+    async def _handle(self, update: Update) -> None:
+        try:
+            # Handlers' errors go to on_error (logged, apologised for); this catches what PTB itself raises.
+            await self.application.process_update(update)
+        except Exception:
+            log.exception("update %s could not be handled", update.update_id)
+
+    async def _unless_stopping(self, call: Coroutine[Any, Any, tuple[Update, ...]]) -> tuple[Update, ...] | None:
+        """The call's result, or None as soon as stop() is asked for (the long poll is cancelled)."""
+        task = asyncio.ensure_future(call)
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if task.done():
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TelegramError):
+            await task
+        return None
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _acknowledge(self) -> None:
+        """Tell Telegram what was handled, so that a clean restart does not fetch it again (PTB does the same)."""
+        if self._offset is None:
+            return
+        try:
+            await self.application.bot.get_updates(offset=self._offset, limit=1, timeout=0,
+                                                   allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:  # harmless: the handled updates come again and book nothing twice
+            log.warning("could not acknowledge the last updates: %s", exc)
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Deliver one reply to a chat, e.g. a reminder."""
@@ -190,6 +286,10 @@ class TelegramTransport:
             await context.bot.send_message(update.effective_chat.id, APOLOGY)
         except TelegramError as exc:
             log.warning("could not apologise for update %s: %s", update_id, exc)
+
+
+def _seconds(period: float | dt.timedelta) -> float:
+    return period.total_seconds() if isinstance(period, dt.timedelta) else float(period)
 
 
 def incoming(message: Message, user: User) -> Incoming:

@@ -128,7 +128,7 @@ class WeComTransport:
         self.settings = settings
         self.api = WeComApi(settings)
         self.crypto = CallbackCrypto(settings)
-        self.limiter = limiter or MemberLimiter()
+        self.limiter = limiter or MemberLimiter(limit=settings.member_per_minute)
         self.port = settings.port  # the bound port once started (differs when settings.port is 0)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()

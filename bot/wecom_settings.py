@@ -2,6 +2,12 @@
 
 The environment wins over config.toml. Secrets (secret, token, EncodingAESKey) may only come from the
 environment: config.toml is shared and versioned, and a secret there has leaked.
+
+  [wecom]
+  member_per_minute = 30   # messages the bot sends one member per minute (config only; WeCom's cap is 30)
+
+member_per_minute exists for private 政务微信 deployments with another cap, and for load tests against a fake
+WeCom; on public WeCom leave it at 30, since WeCom silently drops what goes over its cap.
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ PUBLIC_KEYS = {
     "listen": "WECOM_LISTEN",
 }
 SECRET_KEYS = {"secret": "WECOM_SECRET", "token": "WECOM_TOKEN", "encoding_aes_key": "WECOM_ENCODING_AES_KEY"}
+# Whole-number tuning keys, config.toml only, with their defaults and allowed ranges.
+MEMBER_PER_MINUTE = 30  # WeCom's per-member cap for application messages
+NUMBER_KEYS = {"member_per_minute": (MEMBER_PER_MINUTE, 1, 100_000)}
 REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
 
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
@@ -52,6 +61,7 @@ class WeComSettings:
     api_base_url: str = DEFAULT_API_BASE_URL
     host: str = "127.0.0.1"
     port: int = 8080
+    member_per_minute: int = MEMBER_PER_MINUTE
 
 
 @dataclass(frozen=True)
@@ -72,8 +82,11 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         if key in SECRET_KEYS:
             raise ConfigError(campaign.path, f"wecom.{key}",
                               f"secrets belong in the environment ({SECRET_KEYS[key]})")
+        if key in NUMBER_KEYS:
+            continue  # checked below
         if key not in PUBLIC_KEYS:
-            raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {', '.join(sorted(PUBLIC_KEYS))}")
+            known = ", ".join(sorted({*PUBLIC_KEYS, *NUMBER_KEYS}))
+            raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {known}")
         raw, number = section[key], key == "agent_id"
         if isinstance(raw, bool) or not isinstance(raw, str | int) or (isinstance(raw, int) and not number):
             raise ConfigError(campaign.path, f"wecom.{key}", "must be a number" if number else "must be a string")
@@ -100,7 +113,16 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         api_base_url=_base_url(values.get("api_base_url") or _Value(DEFAULT_API_BASE_URL, "", "")),
         host=host,
         port=port,
+        member_per_minute=_config_number(campaign, section, "member_per_minute"),
     )
+
+
+def _config_number(campaign: Campaign, section: Mapping[str, Any], key: str) -> int:
+    default, low, high = NUMBER_KEYS[key]
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(campaign.path, f"wecom.{key}", f"must be a whole number from {low} to {high}")
+    return value
 
 
 def _word(value: _Value) -> str:

@@ -95,6 +95,17 @@ def test_bad_config_value_names_the_key(campaign: Campaign) -> None:
     assert (err.value.path, err.value.key) == (campaign.path, "wecom.agent_id")
 
 
+def test_member_per_minute_defaults_to_wecoms_cap_and_is_checked(campaign: Campaign) -> None:
+    settings = load_settings(campaign, FULL_ENV)
+    assert settings is not None and settings.member_per_minute == 30
+    settings = load_settings(with_section(campaign, member_per_minute=600), FULL_ENV)
+    assert settings is not None and settings.member_per_minute == 600
+    for bad in (0, True, "60", 1.5):
+        with pytest.raises(ConfigError) as err:
+            load_settings(with_section(campaign, member_per_minute=bad), FULL_ENV)
+        assert (err.value.path, err.value.key) == (campaign.path, "wecom.member_per_minute")
+
+
 def test_half_configured_is_none_with_a_warning(campaign: Campaign, caplog: pytest.LogCaptureFixture) -> None:
     env = {k: v for k, v in FULL_ENV.items() if k != "WECOM_TOKEN"}
     with caplog.at_level(logging.WARNING):

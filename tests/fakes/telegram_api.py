@@ -68,6 +68,9 @@ class FakeBotApi:
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed by an offset
         self._again: list[dict[str, Any]] = []  # delivered once more, as if the confirmation got lost
         self._redeliver: set[int] = set()
+        # The highest getUpdates offset the bot sent: Telegram forgets every update below it, so these are
+        # the updates the bot has acknowledged. A restarted bot gets everything from here on again.
+        self.confirmed = 0
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._chats: dict[int, dict[str, Any]] = {}
@@ -134,6 +137,17 @@ class FakeBotApi:
         with self._cond:
             return self.calls[mark:]
 
+    def wait_confirmed(self, offset: int, timeout: float = 15) -> None:
+        """Wait until the bot has acknowledged every update below `offset` (sent it as getUpdates offset)."""
+        self.wait_until(lambda: self.confirmed >= offset, timeout, f"the bot to confirm offset {offset}")
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 15, what: str = "a condition") -> None:
+        """Wait until condition() holds; it is checked again after each recorded call and confirmation."""
+        with self._cond:
+            if not self._cond.wait_for(condition, timeout):
+                raise AssertionError(f"waited {timeout} s for {what}; confirmed offset {self.confirmed}, "
+                                     f"{len(self.calls)} calls")
+
     def wait_for(self, predicate: Callable[[Call], bool], since: int = 0, timeout: float = 15) -> Call:
         """The first call from `since` on that matches; waits for it to come."""
         deadline = time.monotonic() + timeout
@@ -183,6 +197,9 @@ class FakeBotApi:
         with self._cond:
             while True:
                 if offset is not None:  # an offset confirms every update below it
+                    if int(offset) > self.confirmed:
+                        self.confirmed = int(offset)
+                        self._cond.notify_all()  # wake wait_confirmed()
                     self._pending = [u for u in self._pending if u["update_id"] >= int(offset)]
                 ready = (self._again + self._pending)[:limit]
                 left = deadline - time.monotonic()
