@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Coroutine
@@ -32,7 +33,7 @@ from bot.telegram_settings import TelegramSettings, load_settings, redact_in_log
 from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
 from handlers.invites import code_in
-from handlers.messages import Incoming, Reply, SharedContact
+from handlers.messages import Attachment, Incoming, Reply, SharedContact
 from store import ledger
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ COMMANDS = (
 GROUP_COMMANDS = (("help", "帮助：请在与我的私聊中报数"),)
 APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，请先发“记录”看是否已记上，再决定是否重发。"
 EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
+MAX_DOCUMENT = 10 * 1024 * 1024  # a contact list is a few kB; nothing bigger is downloaded
 STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
 ALREADY = "已经记过了，不会重复计数。"
 BOOTSTRAP_RETRIES = 3  # deleteWebhook at start, as PTB's bootstrap_retries
@@ -227,12 +229,23 @@ class TelegramTransport:
         except TelegramError as exc:  # the menu is a convenience: the bot works without it
             log.warning("could not set the command menu: %s", exc)
 
+    async def _with_document(self, msg: Incoming, message: Message) -> Incoming:
+        """Fetch a file sent in a private chat (an admin's contact list) so the core can read it."""
+        document = message.document
+        assert document is not None
+        if (document.file_size or 0) > MAX_DOCUMENT:
+            return msg  # the core answers a document it did not get with its usual reply
+        data = await (await document.get_file()).download_as_bytearray()
+        return dataclasses.replace(msg, document=Attachment(document.file_name or "file", bytes(data)))
+
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand one message to the core and send its replies."""
         message, user = update.message, update.effective_user
         if message is None or user is None or user.is_bot:
             return
         msg = incoming(message, user)
+        if message.document is not None and msg.private:
+            msg = await self._with_document(msg, message)
         replies = await asyncio.to_thread(self.app.core.handle, msg)
         # A contact card or a binding code is how strangers get in: once in, the contact button goes.
         registering = msg.private and (msg.contact is not None or code_in(msg.text) is not None)

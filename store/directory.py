@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from campaign import Campaign
@@ -126,12 +127,20 @@ def bound_person(session: Session, transport: str, user_id: str) -> Person | Non
 
 def bind(session: Session, *, transport: str, user_id: str, chat_id: str, contact_id: int, now: dt.datetime) -> None:
     """Bind a messaging account to a contact, replacing an earlier binding of that account."""
-    row = session.scalar(select(Binding).where(Binding.transport == transport, Binding.user_id == user_id))
+    query = select(Binding).where(Binding.transport == transport, Binding.user_id == user_id)
+    row = session.scalar(query)
     if row is None:
-        session.add(Binding(transport=transport, user_id=user_id, chat_id=chat_id, contact_id=contact_id,
-                            bound_at=now))
-    else:
-        row.chat_id, row.contact_id, row.bound_at = chat_id, contact_id, now
+        try:
+            # Two first messages of one user may arrive at two instances at once: the unique key lets one
+            # insert, and the other updates the row it finds, instead of failing the user's message.
+            with session.begin_nested():
+                session.add(Binding(transport=transport, user_id=user_id, chat_id=chat_id, contact_id=contact_id,
+                                    bound_at=now))
+                session.flush()
+            return
+        except IntegrityError:
+            row = session.scalars(query).one()
+    row.chat_id, row.contact_id, row.bound_at = chat_id, contact_id, now
     session.flush()
 
 

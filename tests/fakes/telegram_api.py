@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 # Form fields PTB sends as raw strings; every other field is JSON ("123", "true", "{…}").
 STRING_FIELDS = frozenset({"text", "caption", "callback_query_id", "url", "secret_token", "parse_mode",
@@ -64,6 +64,7 @@ class FakeBotApi:
         self.commands: dict[str, list[dict[str, str]]] = {}
         self.webhook: dict[str, Any] = {"url": ""}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # the bot's messages, by (chat, message id)
+        self.files: dict[str, bytes] = {}  # files users sent, by file id (getFile, then a GET of its path)
         self._cond = threading.Condition()
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed by an offset
         self._again: list[dict[str, Any]] = []  # delivered once more, as if the confirmation got lost
@@ -188,6 +189,13 @@ class FakeBotApi:
                 self._cond.notify_all()
         return record.status, body
 
+    def api_getfile(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
+                "file_path": f"documents/{file_id}"}
+
     def api_getme(self, params: dict[str, Any], files: Any) -> dict[str, Any]:
         return BOT_USER
 
@@ -290,6 +298,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
     def do_GET(self) -> None:
+        file_prefix = f"/file/bot{self.api.token}/documents/"
+        if unquote(self.path).startswith(file_prefix):  # httpx sends the token's ":" as %3A here
+            self.path = unquote(self.path)  # a file download, as from the Bot API's file server
+            data = self.api.files.get(self.path[len(file_prefix):])
+            self.send_response(200 if data is not None else 404)
+            self.send_header("Content-Length", str(len(data or b"")))
+            self.end_headers()
+            self.wfile.write(data or b"")
+            return
         query = self.path.partition("?")[2]
         self.path = self.path.partition("?")[0]
         self._serve(query.encode(), "application/x-www-form-urlencoded")
@@ -297,7 +314,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, body: bytes, content_type: str | None = None) -> None:
         prefix = f"/bot{self.api.token}/"
         if not self.path.startswith(prefix):
-            status, answer = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
+            status, answer = 401, {"ok": False, "error_code": 401, "description": f"Unauthorized: {self.path}"}
         else:
             params, files = decode(content_type or self.headers.get("Content-Type") or "", body)
             status, answer = self.api.call(self.path[len(prefix):], params, files)

@@ -137,3 +137,24 @@ def test_migrate_twice_is_harmless(db_url: str) -> None:
     db.migrate()
     assert {"departments", "contacts", "bindings", "bookings", "entries"} <= set(inspect(db.engine).get_table_names())
     db.dispose()
+
+
+def test_binding_the_same_account_concurrently(app: App) -> None:
+    contact, _ = ids(app)
+    errors: list[BaseException] = []
+
+    def bind() -> None:
+        try:
+            with app.db.session() as s:
+                directory.bind(s, transport="wecom", user_id="u1", chat_id="u1", contact_id=contact, now=T0)
+        except BaseException as exc:  # the test reports whatever went wrong
+            errors.append(exc)
+
+    threads = [threading.Thread(target=bind) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with app.db.session() as s:
+        assert directory.chats_of(s, contact) == [("wecom", "u1")]
