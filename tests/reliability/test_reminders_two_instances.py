@@ -1,8 +1,9 @@
 """Reminders go out exactly once with two bot instances on one PostgreSQL database.
 
 Two real `python -m bot run` processes serve WeCom and schedule the same plan. The campaign in the config copy
-has one deadline today with a single reminder at 00:00, so at start both instances find it late but still
-useful and send it at once (ReminderService.start), racing each other for the outbox claims. Then one
+has one deadline tomorrow with a single reminder one day before at 00:00 (today, or the working day before),
+so at start both instances find it late but still useful (until the end of tomorrow, whenever the test runs)
+and send it at once (ReminderService.start), racing each other for the outbox claims. Then one
 instance is restarted (it finds the reminder late again), and both answer an ordinary message, so any second
 send would have had its chance before the count is taken again.
 """
@@ -27,17 +28,18 @@ KINDS = ("【报送提醒】", "【催报】", "【报送进度】")
 
 
 def due_now_config(folder: Path) -> Path:
-    """The campaign moved to today: one deadline today, reminded on the day at 00:00 (or on the working day
-    before, if today is a day off), which has passed but is useful until the end of the deadline day."""
+    """The campaign moved to today: one deadline tomorrow, reminded a day before at 00:00 (or on the working
+    day before that), which has passed but stays useful until the end of tomorrow: no midnight edge."""
     today = dt.datetime.now(dt.UTC).astimezone(load_campaign(PROJECT / "config.toml").tz).date()
     original = (PROJECT / "config.toml").read_text(encoding="utf-8")
     deadlines = original[original.index("[[deadlines]]"):original.index("[reminders]")]
     return config_copy(folder, wecom_ids=USERIDS, edits={
         "start = 2023-08-09\nend = 2023-11-30\ntimezone":
             f"start = {today - dt.timedelta(days=30)}\nend = {today + dt.timedelta(days=30)}\ntimezone",
-        deadlines: f'[[deadlines]]\nkey = "today"\ndate = {today}\naudience = "all"\ntitle = "今日材料"\n'
+        deadlines: f"[[deadlines]]\nkey = \"today\"\ndate = {today + dt.timedelta(days=1)}\n"
+                   'audience = "all"\ntitle = "今日材料"\n'
                    'material = "统计表（附件2）"\nrecipient = "市市场监管局网监科"\n\n',
-        'offsets_days = [7, 3, 1, 0]\ntime = "09:00"': 'offsets_days = [0]\ntime = "00:00"',
+        'offsets_days = [7, 3, 1, 0]\ntime = "09:00"': 'offsets_days = [1]\ntime = "00:00"',
         "grace_hours = 48": "grace_hours = 720",  # a long holiday before today must not make it too late
         'departments = ["scjgj"]': "departments = []",  # no 每月一周查网红 messages in this test
     })
