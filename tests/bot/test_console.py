@@ -56,3 +56,31 @@ def test_unknown_contact_and_bad_config_fail_clearly(tmp_path: Path) -> None:
     out = run_bot(tmp_path, "console", "--as", "方广成", extra_env={"BOT_CONFIG": str(bad)})
     assert out.returncode == 2
     assert f"{bad}: wanghong.week: must be a week of the month" in out.stderr
+
+
+def test_console_grammar_rules_end_to_end(tmp_path: Path) -> None:
+    lines = [
+        "网售药品违法案件处罚金额 0.1万元",  # exact decimals: 0.1 + 0.2 万元 is 0.3
+        "网售药品违法案件处罚金额 2000元",
+        "查处网络违法案件 3",  # 市公安局's row: refused
+        "2 3，不存在的项目 5",  # all or nothing
+        "2 三件",
+        "移送公安机关的网售医疗器械违违法案件 1",  # the printed typo still matches
+        "处罚金额 1",  # three rows share it: never guessed
+        "2 1.5",  # a fraction of a whole count
+        "更正 2 1",
+        "撤销",
+        "指标",
+    ]
+    out = run_bot(tmp_path, "console", "--as", "陈明栋", stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "网售药品违法案件处罚金额 +0.2 万元，累计 0.3 万元" in text
+    assert "是公安局的项目" in text
+    assert "没有找到「不存在的项目」" in text
+    assert "查处网售药品违法案件 +3 件，累计 3 件" in text  # the all-or-nothing line booked nothing before
+    assert "移送公安机关的网售医疗器械违法案件 +1 件，累计 1 件" in text
+    assert "「处罚金额」对应3个项目" in text
+    assert "只能填整数" in text
+    assert "累计改为 1 件（原 3 件）" in text
+    assert "已撤销" in text and "2. 查处网售药品违法案件：3 件" in text
