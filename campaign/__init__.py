@@ -1,6 +1,8 @@
 """The campaign as configured: read once from config.toml into frozen dataclasses."""
 
-from campaign.config import (
+from campaign.config import load_campaign
+from campaign.errors import ConfigError
+from campaign.model import (
     Campaign,
     Contact,
     Deadline,
@@ -9,9 +11,7 @@ from campaign.config import (
     Indicator,
     Limits,
     Phase,
-    load_campaign,
 )
-from campaign.errors import ConfigError
 
 __all__ = [
     "Campaign",

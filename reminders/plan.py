@@ -11,7 +11,7 @@ import calendar as _monthdays
 import datetime as dt
 from dataclasses import dataclass
 
-from campaign.config import Campaign, Deadline, Indicator
+from campaign import Campaign, Deadline, Indicator
 from reminders.calendar import WorkCalendar
 
 KINDS = ("deadline", "wanghong-start", "wanghong-end", "nudge", "progress")
