@@ -8,7 +8,6 @@ INSERT + COMMIT for booking, and the plain aggregate over the ledger for totals.
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 import psycopg
@@ -16,10 +15,10 @@ from sqlalchemy import create_engine, text
 
 from bench.booking import TARGET as BOOKING_TARGET
 from bench.booking import book_many
-from bench.harness import Figure, median_ms, rate
+from bench.harness import Figure, rate
 from bench.profiling import profile_to
-from bench.totals import AGGREGATE, ENTRIES, ask, check_totals, figures
-from bench.workload import bind_users, fill_ledger, open_app
+from bench.totals import AGGREGATE, ENTRIES, measure
+from bench.workload import bind_users, open_app
 from store.columns import to_amount
 from tests.pg import Cluster, start_cluster
 
@@ -105,28 +104,14 @@ def _booking(cluster: Cluster, quick: bool) -> list[Figure]:
 
 
 def _totals(cluster: Cluster, quick: bool) -> list[Figure]:
-    entries, calls, reps = (20_000, 5, 2) if quick else (ENTRIES, 30, 3)
-    city, overview = figures("postgresql", entries)
     app = open_app(cluster.url("bench_totals"))
     try:
-        start = time.perf_counter()
-        fill_ledger(app, entries)
-        filled = time.perf_counter() - start
-        admin = bind_users(app, 1, admins=True)
         with connect(cluster, "bench_totals") as raw:
             def aggregate() -> dict[tuple[int, str], Decimal]:
                 rows = raw.execute(AGGREGATE).fetchall()
                 raw.rollback()  # end the read transaction, as a short session would
                 return {(int(str(d)), str(i)): to_amount(int(str(s))) for d, i, s in rows}
 
-            check_totals(app, aggregate())
-            for _ in range(reps):
-                base = median_ms(aggregate, 1)
-                city.add(median_ms(ask(admin, "汇总 全市"), calls), base)
-                overview.add(median_ms(ask(admin, "汇总"), calls), base)
+            return measure(app, "postgresql", quick, aggregate)
     finally:
         app.close()
-    for figure in (city, overview):
-        figure.extra = {"entries": entries, "fill_seconds": round(filled, 2), "calls_per_repetition": calls}
-        figure.notes.append("maintained totals checked equal to the ledger's sums before timing")
-    return [city, overview]

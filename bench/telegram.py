@@ -16,14 +16,7 @@ allows; 25 fit inside the burst, so they show how fast the bot itself answers.
 from __future__ import annotations
 
 import asyncio
-import os
-import queue
-import signal
-import subprocess
-import sys
-import threading
 import time
-from pathlib import Path
 
 from telegram.ext import ExtBot
 
@@ -32,6 +25,7 @@ from bench.workload import open_app, sqlite_url, temp_dir
 from bot.telegram_send import TelegramRateLimiter
 from store import directory
 from tests.fakes import telegram_api
+from tests.fakes.process import BotProcess, clean_env
 from tests.fakes.telegram_api import FakeBotApi
 
 # http.server answers in two writes (headers, then body). With Nagle's algorithm on, the body waits for
@@ -39,7 +33,6 @@ from tests.fakes.telegram_api import FakeBotApi
 # Real Bot API servers do not stall like that; the tests do not care, so only the benchmark turns it off.
 telegram_api._Handler.disable_nagle_algorithm = True
 
-PROJECT = Path(__file__).resolve().parent.parent
 TOKEN = "123456:TEST-token-bench"  # the shape of a token, no real one
 FIRST_USER = 5_000_001
 
@@ -56,44 +49,6 @@ def bind_telegram_users(url: str, count: int) -> list[int]:
         return users
     finally:
         app.close()
-
-
-def start_bot(api: FakeBotApi, folder: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=api.url, BOT_DATABASE_URL=sqlite_url(folder),
-               BOT_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=PROJECT, env=env, text=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=(folder / "stderr.log").open("w"))
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        try:
-            line = lines.get(timeout=60)
-        except queue.Empty:
-            line = None
-        if line is None:
-            stop_bot(proc)
-            raise RuntimeError(f"the bot did not get ready: {(folder / 'stderr.log').read_text()[-2000:]}")
-        if line.startswith("READY"):
-            return proc
-
-
-def stop_bot(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def push_reports(api: FakeBotApi, users: list[int], text: str = "1 1") -> float:
@@ -148,7 +103,9 @@ def run(quick: bool = False) -> list[Figure]:
     try:
         with temp_dir("telegram") as folder:
             *users, warm = bind_telegram_users(sqlite_url(folder), (sustained + burst) * reps + 1)
-            proc = start_bot(api, folder)
+            env = clean_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=api.url, BOT_DATABASE_URL=sqlite_url(folder),
+                            BOT_LOG_LEVEL="WARNING")
+            bot = BotProcess("bot", env, folder).start()
             try:
                 push_reports(api, [warm])  # the first report warms the whole path
                 for _ in range(reps):
@@ -159,7 +116,7 @@ def run(quick: bool = False) -> list[Figure]:
                         time.sleep(1.1)
                         figure.add(push_reports(api, chats), base)
             finally:
-                stop_bot(proc)
+                bot.stop()
     finally:
         api.stop()
     figures[sustained].notes.append(

@@ -53,31 +53,32 @@ def figures(engine: str, entries: int) -> tuple[Figure, Figure]:
     return city, overview
 
 
-def run(quick: bool = False) -> list[Figure]:
+def measure(app: App, engine: str, quick: bool,
+            aggregate: Callable[[], dict[tuple[int, str], Decimal]]) -> list[Figure]:
+    """Fill the ledger, check the maintained totals against `aggregate` (the baseline), then time both 汇总."""
     entries, calls, reps = (20_000, 5, 2) if quick else (ENTRIES, 30, 3)
-    city, overview = figures("sqlite", entries)
-    with temp_dir("totals") as folder:
-        app = open_app(sqlite_url(folder))
-        try:
-            start = time.perf_counter()
-            fill_ledger(app, entries)
-            filled = time.perf_counter() - start
-            admin = bind_users(app, 1, admins=True)
-            raw = sqlite3.connect(folder / "bot.db")
-            try:
-                def aggregate() -> dict[tuple[int, str], Decimal]:
-                    return {(d, i): to_amount(s) for d, i, s in raw.execute(AGGREGATE)}
-
-                check_totals(app, aggregate())
-                for _ in range(reps):
-                    base = median_ms(aggregate, 1)
-                    city.add(median_ms(ask(admin, "汇总 全市"), calls), base)
-                    overview.add(median_ms(ask(admin, "汇总"), calls), base)
-            finally:
-                raw.close()
-        finally:
-            app.close()
+    city, overview = figures(engine, entries)
+    start = time.perf_counter()
+    fill_ledger(app, entries)
+    filled = time.perf_counter() - start
+    admin = bind_users(app, 1, admins=True)
+    check_totals(app, aggregate())
+    for _ in range(reps):
+        base = median_ms(aggregate, 1)
+        city.add(median_ms(ask(admin, "汇总 全市"), calls), base)
+        overview.add(median_ms(ask(admin, "汇总"), calls), base)
     for figure in (city, overview):
         figure.extra = {"entries": entries, "fill_seconds": round(filled, 2), "calls_per_repetition": calls}
         figure.notes.append("maintained totals checked equal to the ledger's sums before timing")
     return [city, overview]
+
+
+def run(quick: bool = False) -> list[Figure]:
+    with temp_dir("totals") as folder:
+        app = open_app(sqlite_url(folder))
+        raw = sqlite3.connect(folder / "bot.db")
+        try:
+            return measure(app, "sqlite", quick, lambda: {(d, i): to_amount(s) for d, i, s in raw.execute(AGGREGATE)})
+        finally:
+            raw.close()
+            app.close()

@@ -10,28 +10,23 @@ from __future__ import annotations
 import io
 import itertools
 import json
-import os
-import queue
 import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
 
+from tests.fakes.process import PROJECT, BotProcess, clean_env
 from tests.fakes.telegram_api import Call, FakeBotApi
 
-PROJECT = Path(__file__).resolve().parents[2]
 TOKEN = "123456:TEST-token"  # the shape of a token, but no real one: Telegram's have 35 characters after ':'
 CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}")
 OUT = ("sendMessage", "sendDocument", "editMessageText")
@@ -39,63 +34,17 @@ GROUP_ID = -1001234567890
 GROUP: dict[str, Any] = {"id": GROUP_ID, "type": "supergroup", "title": "专项行动工作群"}
 
 
-@dataclass
-class BotProcess:
-    proc: subprocess.Popen[str]
-    env: dict[str, str]
-    stderr_path: Path
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-
 def bot_env(api_url: str, workdir: Path, **extra_env: str) -> dict[str, str]:
     """The bot's environment: this fake server, a fresh database, and DEBUG logs (the token must not show)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=api_url, BOT_DATABASE_URL=f"sqlite:///{workdir / 'bot.db'}",
-               BOT_LOG_LEVEL="DEBUG", PYTHONUNBUFFERED="1")
-    env.update(extra_env)
-    return env
+    return clean_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=api_url,
+                     BOT_DATABASE_URL=f"sqlite:///{workdir / 'bot.db'}", BOT_LOG_LEVEL="DEBUG", **extra_env)
 
 
 def start_bot(api_url: str, workdir: Path, **extra_env: str) -> BotProcess:
     """Start `python -m bot run` and wait for its READY line."""
-    env = bot_env(api_url, workdir, **extra_env)
-    stderr_path = workdir / "stderr.log"
-    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=PROJECT, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=stderr_path.open("w"), stdin=subprocess.DEVNULL)
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    bot = BotProcess(proc, env, stderr_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            line = None
-        if line is None:
-            stop_bot(bot)
-            pytest.fail(f"the bot did not get ready:\n{bot.stderr()[-3000:]}")
-        if line.startswith("READY"):
-            assert "telegram" in line
-            return bot
-
-
-def stop_bot(bot: BotProcess) -> None:
-    if bot.proc.poll() is None:
-        bot.proc.send_signal(signal.SIGTERM)
-        try:
-            bot.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            bot.proc.kill()
-            bot.proc.wait()
+    bot = BotProcess("telegram", bot_env(api_url, workdir, **extra_env), workdir).start()
+    assert "telegram" in bot.ready
+    return bot
 
 
 @pytest.fixture(scope="module")
@@ -110,8 +59,7 @@ def api() -> Iterator[FakeBotApi]:
 def bot(api: FakeBotApi, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
     running = start_bot(api.url, tmp_path_factory.mktemp("telegram"))
     yield running
-    stop_bot(running)
-    assert running.proc.returncode == 0, running.stderr()[-3000:]
+    assert running.stop() == 0, running.log()[-3000:]
 
 
 _callback_ids = itertools.count(1)
@@ -308,12 +256,12 @@ def test_a_failure_is_logged_with_the_update_id_and_apologised_for(bot: BotProce
     mark = user.say("你好")
     apology = user.wait("抱歉，出了点问题", mark)
     assert "Traceback" not in apology.text and "Error" not in apology.text
-    logged = bot.stderr().split(f"update {user.last_update_id} failed", 1)  # logged before the apology was sent
+    logged = bot.log().split(f"update {user.last_update_id} failed", 1)  # logged before the apology was sent
     assert len(logged) == 2 and "can't parse entities" in logged[1].lower()
 
 
 def test_the_token_is_never_logged(bot: BotProcess) -> None:
-    log = bot.stderr()
+    log = bot.log()
     assert "<TELEGRAM_BOT_TOKEN>" in log  # at DEBUG, PTB and httpx log URLs: the filter was at work
     assert TOKEN not in log and TOKEN.split(":")[1] not in log
 
@@ -336,7 +284,7 @@ def test_webhook_mode(tmp_path: Path) -> None:
     try:
         assert api.webhook["url"] == "https://bot.example.test/tg-hook"
         secret = api.webhook["secret_token"]
-        assert secret not in webhook_bot.stderr() and "<TELEGRAM_WEBHOOK_SECRET>" in webhook_bot.stderr()
+        assert secret not in webhook_bot.log() and "<TELEGRAM_WEBHOOK_SECRET>" in webhook_bot.log()
         update = {"update_id": 1, "message": {"message_id": 1, "date": int(time.time()), "text": "你好",
                                               "chat": {"id": 2001, "type": "private", "first_name": "甲"},
                                               "from": {"id": 2001, "is_bot": False, "first_name": "甲"}}}
@@ -356,9 +304,9 @@ def test_webhook_mode(tmp_path: Path) -> None:
         assert post(secret) == 200
         api.wait_for(lambda c: c.method == "sendMessage" and "分享手机号" in c.text, mark)
     finally:
-        stop_bot(webhook_bot)
+        code = webhook_bot.stop()
         api.stop()
-    assert webhook_bot.proc.returncode == 0, webhook_bot.stderr()[-3000:]
+    assert code == 0, webhook_bot.log()[-3000:]
 
 
 def test_a_rejected_token_stops_the_bot_without_showing_it(tmp_path: Path) -> None:

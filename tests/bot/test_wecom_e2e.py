@@ -9,13 +9,8 @@ messages are handled one at a time in order, so anything left over would have co
 from __future__ import annotations
 
 import io
-import os
-import queue
 import socket
 import sqlite3
-import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +18,19 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from tests.fakes.process import PROJECT, BotProcess, clean_env
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, ApiCall, FakeWeComApi, WeComSender
 
-PROJECT = Path(__file__).resolve().parents[2]
 USERS = {"方广成": "fanggc", "王永辉": "wangyh", "陈明栋": "chenmd", "肖方侃": "xiaofk", "王晓芳": "wangxf"}
 OTHER_AES_KEY = "ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut"
 
 
 @dataclass
 class Bot:
-    process: subprocess.Popen[str]
+    process: BotProcess
     api: FakeWeComApi
     wecom: WeComSender
     database: Path
-    stderr: Path
 
     def bookings(self, userid: str) -> int:
         with sqlite3.connect(self.database) as db:
@@ -45,7 +39,7 @@ class Bot:
         return int(row[0])
 
     def log(self) -> str:
-        return self.stderr.read_text(encoding="utf-8")
+        return self.process.log()
 
     def say(self, userid: str, text: str, expect: str) -> ApiCall:
         """Send a text message and wait for a new message from the bot containing `expect`."""
@@ -72,60 +66,29 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_ready(process: subprocess.Popen[str], stderr: Path, timeout: float = 60.0) -> None:
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
-    while True:
-        try:
-            line = lines.get(timeout=timeout)
-        except queue.Empty:
-            raise AssertionError(f"no READY within {timeout} s:\n{stderr.read_text()}") from None
-        if line is None:
-            raise AssertionError(f"the bot ended before READY:\n{stderr.read_text()}")
-        if line.startswith("READY"):
-            assert "wecom" in line.split(maxsplit=1)[1].strip().split(","), line
-            return
-
-
 @pytest.fixture(scope="module")
 def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
     tmp = tmp_path_factory.mktemp("wecom")
     port = _free_port()
     with FakeWeComApi() as api:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("WECOM_", "TELEGRAM_"))}
-        env.update({
-            "BOT_CONFIG": str(_config(tmp)), "BOT_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
-            "BOT_LOG_LEVEL": "INFO", "WECOM_CORP_ID": CORP_ID, "WECOM_AGENT_ID": str(AGENT_ID),
-            "WECOM_SECRET": SECRET, "WECOM_TOKEN": TOKEN, "WECOM_ENCODING_AES_KEY": AES_KEY,
-            "WECOM_API_BASE_URL": api.base_url, "WECOM_LISTEN": f"127.0.0.1:{port}",
-        })
-        stderr = tmp / "stderr.log"
-        with stderr.open("w", encoding="utf-8") as err:
-            process = subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=PROJECT, env=env, text=True,
-                                       stdout=subprocess.PIPE, stderr=err, encoding="utf-8")
+        env = clean_env(
+            BOT_CONFIG=str(_config(tmp)), BOT_DATABASE_URL=f"sqlite:///{tmp / 'bot.db'}", BOT_LOG_LEVEL="INFO",
+            WECOM_CORP_ID=CORP_ID, WECOM_AGENT_ID=str(AGENT_ID), WECOM_SECRET=SECRET, WECOM_TOKEN=TOKEN,
+            WECOM_ENCODING_AES_KEY=AES_KEY, WECOM_API_BASE_URL=api.base_url, WECOM_LISTEN=f"127.0.0.1:{port}",
+        )
+        process = BotProcess("wecom", env, tmp)
         try:
-            _wait_ready(process, stderr)
-            bot = Bot(process, api, WeComSender(f"http://127.0.0.1:{port}/wecom/callback"), tmp / "bot.db", stderr)
+            process.start()
+            assert "wecom" in process.ready.split(maxsplit=1)[1].split(","), process.ready
+            bot = Bot(process, api, WeComSender(f"http://127.0.0.1:{port}/wecom/callback"), tmp / "bot.db")
             for userid in USERS.values():
                 # A member's first message binds them and is answered with the greeting and their list.
                 bot.say(userid, "开始", "报数示例")
             yield bot
         finally:
             api.release.set()
-            process.terminate()
-            try:
-                code = process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
-        assert code == 0, stderr.read_text()
+            code = process.stop()
+        assert code == 0, process.log()
 
 
 def test_url_verification_returns_the_decrypted_echostr(bot: Bot) -> None:

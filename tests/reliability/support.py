@@ -7,17 +7,12 @@ waits are on READY lines, condition variables and process exits, each with a tim
 
 from __future__ import annotations
 
-import os
-import queue
 import re
-import signal
 import socket
-import subprocess
-import sys
-import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,8 +20,8 @@ from sqlalchemy import create_engine, func, select
 
 from store.models import Booking, DepartmentRow, Entry, Total
 from tests.fakes import wecom_api
+from tests.fakes.process import PROJECT, BotProcess, clean_env
 
-PROJECT = Path(__file__).resolve().parents[2]
 # The flood limit is tested elsewhere; here thousands of reports from one account are the point.
 UNLIMITED = {"user_burst = 20": "user_burst = 1000000", "user_per_second = 1.0": "user_per_second = 1000000.0"}
 
@@ -63,10 +58,7 @@ def free_ports(count: int) -> list[int]:
 
 
 def base_env(config: Path, url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
-    env.update(BOT_CONFIG=str(config), BOT_DATABASE_URL=url, BOT_LOG_LEVEL="INFO", PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
+    return clean_env(BOT_CONFIG=str(config), BOT_DATABASE_URL=url, BOT_LOG_LEVEL="INFO", **extra)
 
 
 def wecom_env(config: Path, url: str, api: wecom_api.FakeWeComApi, port: int) -> dict[str, str]:
@@ -76,80 +68,23 @@ def wecom_env(config: Path, url: str, api: wecom_api.FakeWeComApi, port: int) ->
                     WECOM_LISTEN=f"127.0.0.1:{port}")
 
 
-@dataclass
-class BotProcess:
-    """One `python -m bot run`; launch() returns at once, so several instances can start together."""
-
-    name: str
-    env: dict[str, str]
-    folder: Path
-    proc: subprocess.Popen[str] | None = None
-    starts: int = 0
-    _lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
-
-    @property
-    def stderr_path(self) -> Path:
-        return self.folder / f"{self.name}-{self.starts}.log"
-
-    def launch(self) -> BotProcess:
-        self.starts += 1
-        lines: queue.Queue[str | None] = queue.Queue()
-        self._lines = lines
-        with self.stderr_path.open("w", encoding="utf-8") as err:
-            self.proc = proc = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run"], cwd=PROJECT, env=self.env, text=True, encoding="utf-8",
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-            )
-
-        def read() -> None:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.put(line)
-            lines.put(None)
-
-        threading.Thread(target=read, name=f"{self.name}-stdout", daemon=True).start()
-        return self
-
-    def wait_ready(self, timeout: float = 60) -> BotProcess:
-        while True:
-            try:
-                line = self._lines.get(timeout=timeout)
-            except queue.Empty:
-                raise AssertionError(f"{self.name}: no READY within {timeout} s:\n{self.log()[-3000:]}") from None
-            if line is None:
-                raise AssertionError(f"{self.name} ended before READY:\n{self.log()[-3000:]}")
-            if line.startswith("READY"):
-                return self
-
-    def start(self) -> BotProcess:
-        return self.launch().wait_ready()
-
-    def stop(self) -> int:
-        """SIGTERM, as systemd stops the bot; the exit code."""
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: no handler runs, nothing is flushed or acknowledged; as in a crash or an OOM kill."""
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(timeout=30)
-
-    def log(self) -> str:
-        return self.stderr_path.read_text(encoding="utf-8", errors="replace")
-
-
-def stop_all(bots: Iterable[BotProcess]) -> None:
-    for bot in bots:
-        if bot.proc is not None:
+@contextmanager
+def wecom_instances(config: Path, url: str, api: wecom_api.FakeWeComApi, folder: Path,
+                    count: int = 2) -> Iterator[tuple[list[BotProcess], list[int]]]:
+    """`count` bots serving WeCom on ports of their own, started together and ready: (bots, ports). On leaving,
+    every bot is stopped, and each must have exited with 0 and logged no traceback."""
+    ports = free_ports(count)
+    bots = [BotProcess(f"bot{n}", wecom_env(config, url, api, port), folder).launch() for n, port in enumerate(ports)]
+    try:
+        for bot in bots:
+            bot.wait_ready()
+        yield bots, ports
+    finally:
+        for bot in bots:
             bot.stop()
+    for bot in bots:
+        assert bot.proc is not None and bot.proc.returncode == 0, bot.log()[-3000:]
+        assert "Traceback" not in bot.log(), bot.log()[-3000:]
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,7 @@ from pathlib import Path
 
 from campaign import Campaign, load_campaign
 from tests.fakes.wecom_api import FakeWeComApi, WeComSender
-from tests.reliability.support import (
-    BotProcess,
-    Ledger,
-    config_copy,
-    confirmed_lines,
-    free_ports,
-    stop_all,
-    wecom_env,
-)
+from tests.reliability.support import Ledger, config_copy, confirmed_lines, wecom_instances
 
 # The nine listed contacts whose departments have rows in 附件2, and eleven made-up colleagues.
 LISTED = {"王永辉": "wangyh", "张秀齐": "zhangxq", "李勤额": "liqe", "方广成": "fanggc", "陈彬": "chenb",
@@ -101,13 +93,8 @@ def test_twenty_contacts_book_concurrently_through_two_instances(pg_url: str, tm
     reports = workload(campaign, members)
 
     with FakeWeComApi() as api:
-        ports = free_ports(2)
         # Both instances start together on the empty database: migration and seeding must not collide either.
-        bots = [BotProcess(f"bot{n}", wecom_env(config, pg_url, api, port), tmp_path).launch()
-                for n, port in enumerate(ports)]
-        try:
-            for bot in bots:
-                bot.wait_ready()
+        with wecom_instances(config, pg_url, api, tmp_path) as (_, ports):
             senders = [WeComSender(f"http://127.0.0.1:{port}/wecom/callback") for port in ports]
             seen = Confirmations(api)
             # Each member's first message (bound by the enterprise directory, greeted once) before the load.
@@ -138,12 +125,7 @@ def test_twenty_contacts_book_concurrently_through_two_instances(pg_url: str, tm
             seen.wait(lambda: seen.booked >= len(reports) or bool(seen.refusals), timeout=120)
             assert not seen.refusals, seen.refusals[:3]  # e.g. a deadlock between two bookings, answered 抱歉
             elapsed = time.monotonic() - started
-        finally:
-            stop_all(bots)
         seen.wait(lambda: True, timeout=1)  # read what the instances sent while stopping, if anything
-        for bot in bots:
-            assert bot.proc is not None and bot.proc.returncode == 0, bot.log()[-3000:]
-            assert "Traceback" not in bot.log(), bot.log()[-3000:]
 
     # Every report was confirmed exactly once, and nothing else went wrong on the way.
     labels = {(i.name, i.unit): i.key for i in campaign.indicators}

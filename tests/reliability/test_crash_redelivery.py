@@ -20,8 +20,9 @@ import pytest
 
 from bot.app import build_app
 from store import directory
+from tests.fakes.process import BotProcess
 from tests.fakes.telegram_api import FakeBotApi
-from tests.reliability.support import BotProcess, Ledger, base_env, config_copy
+from tests.reliability.support import Ledger, base_env, config_copy
 
 TOKEN = "123456:TEST-token-crash"
 FIRST_USER = 6_100_001

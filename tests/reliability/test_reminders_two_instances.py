@@ -18,8 +18,9 @@ from sqlalchemy import create_engine, select
 
 from campaign import load_campaign
 from store.models import OutboxRow
+from tests.fakes.process import PROJECT
 from tests.fakes.wecom_api import ApiCall, FakeWeComApi, WeComSender
-from tests.reliability.support import PROJECT, BotProcess, config_copy, free_ports, stop_all, wecom_env
+from tests.reliability.support import config_copy, wecom_instances
 
 USERIDS = {"王永辉": "wangyh", "张秀齐": "zhangxq", "李勤额": "liqe", "方广成": "fanggc", "戴超颖": "daicy",
            "蔡媛媛": "caiyy", "陈彬": "chenb", "陈明栋": "chenmd", "伊贤琦": "yixq", "肖方侃": "xiaofk",
@@ -64,30 +65,19 @@ def test_reminders_go_out_exactly_once_with_two_instances(pg_url: str, tmp_path:
                      if c.is_admin and c.department == campaign.coordinator})
     assert sum(expected.values()) == 12 + 9 + 2
 
-    with FakeWeComApi() as api:
-        ports = free_ports(2)
-        bots = [BotProcess(f"bot{n}", wecom_env(config, pg_url, api, port), tmp_path).launch()
-                for n, port in enumerate(ports)]
-        try:
-            for bot in bots:
-                bot.wait_ready()
-            api.wait_for(lambda calls: sum(reminders(calls).values()) >= sum(expected.values()), timeout=30)
+    with FakeWeComApi() as api, wecom_instances(config, pg_url, api, tmp_path) as (bots, ports):
+        api.wait_for(lambda calls: sum(reminders(calls).values()) >= sum(expected.values()), timeout=30)
 
-            # A restarted instance finds the same reminder late again; its claims must all fail.
-            assert bots[0].stop() == 0, bots[0].log()[-3000:]
-            bots[0].start()
-            # Each instance answers one more message: a member's messages are handled in order, so anything
-            # either instance still had queued would have gone out before these answers.
-            for port, userid in zip(ports, ("fanggc", "wangyh"), strict=True):
-                before = len(api.sent(userid))
-                assert WeComSender(f"http://127.0.0.1:{port}/wecom/callback").text(userid, "指标") == (200, "")
-                api.wait_sent(userid, "填报项目", after=before)
-            sent = reminders(list(api.calls))
-        finally:
-            stop_all(bots)
-        for bot in bots:
-            assert bot.proc is not None and bot.proc.returncode == 0, bot.log()[-3000:]
-            assert "Traceback" not in bot.log(), bot.log()[-3000:]
+        # A restarted instance finds the same reminder late again; its claims must all fail.
+        assert bots[0].stop() == 0, bots[0].log()[-3000:]
+        bots[0].start()
+        # Each instance answers one more message: a member's messages are handled in order, so anything
+        # either instance still had queued would have gone out before these answers.
+        for port, userid in zip(ports, ("fanggc", "wangyh"), strict=True):
+            before = len(api.sent(userid))
+            assert WeComSender(f"http://127.0.0.1:{port}/wecom/callback").text(userid, "指标") == (200, "")
+            api.wait_sent(userid, "填报项目", after=before)
+        sent = reminders(list(api.calls))
 
     assert [pair for pair, n in sent.items() if n > 1] == []  # nothing twice
     got = Counter((userid, next(kind for kind in KINDS if text.startswith(kind))) for userid, text in sent)
