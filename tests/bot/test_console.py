@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.fakes.process import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_bot(tmp_path: Path, *args: str, stdin: str = "", extra_env: dict[str, str] | None = None,
             ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
-    env["BOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'bot.db'}"
-    env.update(extra_env or {})
+    env = clean_env(BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}", **(extra_env or {}))
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(ROOT)}, timeout=60,
+        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True, cwd=tmp_path, env=env,
+        timeout=60,
     )
 
 

@@ -3,7 +3,6 @@ and the bot recovers by itself when the database returns. Real processes, a real
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -15,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from store.models import Booking, Entry
+from tests.fakes.process import clean_env
 from tests.pg import Cluster, find_bin, start_cluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,7 @@ class ConsoleProcess:
     """`python -m bot console` driven line by line; replies are read with a timeout, never a sleep."""
 
     def __init__(self, url: str, name: str, cwd: Path) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WECOM_", "BOT_"))}
-        env.update(BOT_DATABASE_URL=url, PYTHONPATH=str(ROOT))
+        env = clean_env(BOT_DATABASE_URL=url)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bot", "console", "--as", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, cwd=cwd, env=env, bufsize=1,
