@@ -17,8 +17,6 @@ from store.models import Booking, Entry
 from tests.fakes.process import clean_env
 from tests.pg import Cluster, find_bin, start_cluster
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 class ConsoleProcess:
     """`python -m bot console` driven line by line; replies are read with a timeout, never a sleep."""
