@@ -43,7 +43,8 @@ def total(ctx: Context) -> list[Reply]:
         own = ctx.campaign.indicators_of(dep.key)
         return [Reply(texts.department_totals(dep.short, own, {k: v for (_, k), v in sums.items()}, ctx.at()))]
     if ctx.person.is_admin:
-        return [Reply(_overview(ctx))]
+        # Two messages: who has reported (short), then the city's totals (as long as what was filled in).
+        return [Reply(_overview(ctx)), Reply(_city_totals(ctx))]
     with ctx.db.session() as s:
         totals = _own_totals(ctx, s)
     return [Reply(texts.department_totals(ctx.department.short, ctx.own, totals, ctx.at()))]
@@ -69,7 +70,7 @@ def _overview(ctx: Context) -> str:
         filled = sum(1 for i in own if sums.get((dep_id, i.key), Decimal(0)) != 0)
         seen = f"，最近 {texts.when(last[dep_id], ctx.campaign.tz)}" if dep_id in last else "，尚未报数"
         lines.append(f"· {dep.short}：已填{filled}/{len(own)}项{seen}")
-    lines.append("发“汇总 公安局”看某单位，“汇总 全市”看全市合计，“导出”取全市统计表。")
+    lines.append("发“汇总 公安局”看某单位明细，“导出”取全市统计表。")
     return "\n".join(lines)
 
 

@@ -53,6 +53,7 @@ def test_admin_totals_cover_every_department_and_the_city(app: App) -> None:
     admin = Chat(app, "王永辉")
     overview = admin.say("/total")
     assert "市公安局：已填1/4项，最近" in overview
+    assert "全市合计" in overview and "【公安局】\n  查处网络违法案件：3 件" in overview
     assert "三明海关：已填0/3项，尚未报数" in overview
     assert "市商务局：无统计表项目" in overview
     assert "查处网络违法案件：3 件" in admin.say("汇总 公安局")
