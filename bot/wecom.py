@@ -24,6 +24,8 @@ from bot.wecom_api import WeComApi, split_text
 from bot.wecom_limit import KeyedLocks, MemberLimiter
 from bot.wecom_settings import CALLBACK_PATH, WeComSettings, load_settings
 from handlers.messages import Incoming, Reply
+from store import inbox
+from store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,7 @@ class WeComTransport:
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._working = KeyedLocks()  # one message at a time per member, in arrival order
+        self._started = app.now()  # inbox rows accepted before this moment and unhandled are replayed
         self._sending = KeyedLocks()  # one reply at a time per member, its pieces together
 
     async def start(self) -> None:
@@ -148,6 +151,20 @@ class WeComTransport:
             self.port = int(address[1])
         log.info("WeCom callback listening on http://%s:%d%s (API %s)", self.settings.host, self.port,
                     CALLBACK_PATH, self.settings.api_base_url)
+        await self._replay()
+
+    async def _replay(self) -> None:
+        """Handle what an earlier run accepted (answered 200) but did not finish: WeCom will not resend it."""
+        try:
+            with self.app.db.session() as s:
+                left = inbox.unhandled(s, TRANSPORT, self._started)
+        except StoreError:
+            log.exception("WeCom: could not read the inbox; unfinished messages wait for the next start")
+            return
+        for item in left:
+            log.warning("WeCom: handling message %s accepted before a restart", item.message_id)
+            msg = Incoming(TRANSPORT, item.chat_id, item.sender_id, item.message_id, item.text)
+            self._spawn(msg, item.id)
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -197,10 +214,10 @@ class WeComTransport:
             return _forbidden(request, "message", str(exc))
         except web.HTTPRequestEntityTooLarge:
             return _forbidden(request, "message", "body too large")
-        self._accept(cb)
+        await self._accept(cb)
         return web.Response(text="")  # at once: the work happens after WeCom has its answer
 
-    def _accept(self, cb: Callback) -> None:
+    async def _accept(self, cb: Callback) -> None:
         if cb.key in self._seen:
             # A retry (WeCom did not get our answer in time). The ledger would book it once anyway, but the
             # member would get a second confirmation; the first callback is being or was answered.
@@ -217,11 +234,30 @@ class WeComTransport:
         if msg is None:
             log.info("WeCom %s %s from %s ignored", cb.kind, cb.event, cb.userid)
             return
-        task = asyncio.create_task(self._process(msg))
+        try:
+            # Kept before the 200 goes out: WeCom never resends an answered message, so a crash after the
+            # answer must not lose it. A few milliseconds of the 5 seconds WeCom waits.
+            row_id = await asyncio.to_thread(self._keep, msg)
+        except StoreError as exc:  # the core will tell the member to try again; nothing can be booked now
+            log.warning("WeCom: inbox unavailable for %s: %s", msg.message_id, exc)
+            row_id = None
+        else:
+            if row_id is None:
+                log.info("WeCom retry of %s ignored (accepted before)", cb.key)
+                return
+        self._spawn(msg, row_id)
+
+    def _keep(self, msg: Incoming) -> int | None:
+        with self.app.db.session() as s:
+            return inbox.accept(s, transport=TRANSPORT, chat_id=msg.chat_id, sender_id=msg.sender_id,
+                                message_id=msg.message_id, text=msg.text, now=self.app.now())
+
+    def _spawn(self, msg: Incoming, row_id: int | None) -> None:
+        task = asyncio.create_task(self._process(msg, row_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, msg: Incoming) -> None:
+    async def _process(self, msg: Incoming, row_id: int | None) -> None:
         async with self._working.hold(msg.sender_id):
             replies = await asyncio.to_thread(self.app.core.handle, msg)
             for reply in replies:
@@ -230,6 +266,15 @@ class WeComTransport:
                     await self.send(target, reply)
                 except Exception:
                     log.exception("WeCom reply to %s for message %s failed", target, msg.message_id)
+            if row_id is not None:
+                try:
+                    await asyncio.to_thread(self._done, row_id)
+                except StoreError as exc:  # handled again at the next start: booked once, answered twice
+                    log.warning("WeCom: could not mark message %s handled: %s", msg.message_id, exc)
+
+    def _done(self, row_id: int) -> None:
+        with self.app.db.session() as s:
+            inbox.mark_handled(s, row_id, self.app.now())
 
 
 def _forbidden(request: web.Request, what: str, reason: str) -> web.Response:

@@ -174,6 +174,26 @@ class Total(Base):
     amount: Mapped[Decimal] = mapped_column(Amount())
 
 
+class InboxRow(Base):
+    """A message a push transport (WeCom) accepted: written before the 200 answer, marked when handled.
+
+    WeCom does not send a message again once it got its answer, so a crash between the answer and the
+    handling would lose it; at start the bot handles every row that was accepted but not marked.
+    """
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("transport", "chat_id", "message_id", name="uq_inbox_message"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    sender_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
 # "Who reported last" (汇总, reminders) asks for each department's newest booking: this index answers
 # that with one lookup per department instead of a scan of every booking.
 Index("ix_bookings_department_time", Booking.department_id, Booking.booked_at)
