@@ -6,6 +6,7 @@ from campaign.phones import is_email, is_mobile, is_person_name, landline, norma
 from handlers import texts
 from handlers.context import Context
 from handlers.messages import Attachment, Reply
+from handlers.people import find_contact
 from store import directory
 from store.directory import Person
 from store.roster import import_contacts
@@ -114,17 +115,8 @@ def contact_file(ctx: Context, document: Attachment) -> list[Reply]:
 
 
 def _one(ctx: Context, text: str) -> Person | Reply:
-    name, _, unit = text.partition("@")
-    with ctx.db.session() as s:
-        found = directory.find_people(s, name)
-    if unit:
-        dep = ctx.campaign.find_department(unit)
-        found = [p for p in found if dep is not None and p.department == dep.key]
-    if not found:
-        return Reply(f"没有找到联系人「{name}」。发“联系人”查看名单。")
-    if len(found) > 1:
-        return Reply(f"有{len(found)}位叫{name}的联系人，请写成：{name}@单位，例如 {name}@公安局")
-    return found[0]
+    found = find_contact(ctx.campaign, ctx.db, text)
+    return Reply(found) if isinstance(found, str) else found
 
 
 def _admins(ctx: Context) -> int:

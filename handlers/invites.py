@@ -13,6 +13,7 @@ from handlers import texts
 from handlers.commands import parse_command
 from handlers.context import Context
 from handlers.messages import Incoming, Reply
+from handlers.people import find_contact
 from store import directory
 from store import invites as store
 from store.database import Database
@@ -46,21 +47,6 @@ def issue_for(
         f"{texts.when(issued.expires_at, campaign.tz)}前有效，只能用一次{replaced}。\n"
         "请把绑定码告诉对方：对方打开与本机器人的聊天，直接发送这个绑定码即可完成绑定。"
     )
-
-
-def find_contact(campaign: Campaign, db: Database, text: str) -> Person | str:
-    """The one active contact a name (or 姓名@单位) means, or why there is none."""
-    name, _, unit = text.strip().partition("@")
-    with db.session() as s:
-        found = directory.find_people(s, name)
-    if unit:
-        dep = campaign.find_department(unit)
-        found = [p for p in found if dep is not None and p.department == dep.key]
-    if not found:
-        return f"没有找到联系人「{name.strip()}」。发“联系人”查看名单。"
-    if len(found) > 1:
-        return f"有{len(found)}位叫{name}的联系人，请写成：{name}@单位，例如 {name}@公安局"
-    return found[0]
 
 
 def code_in(text: str) -> str | None:
