@@ -275,6 +275,9 @@ def _wanghong_end_text(campaign: Campaign, first: dt.date, last: dt.date) -> str
     if indicators:
         lines.append("统计表（附件2）相关项目：")
         lines.extend(f"{i.no}. {i.label}" for i in indicators)
+        # The reader books right from this message: show the shortest form that works.
+        first_no, second_no = indicators[0].no, indicators[1 % len(indicators)].no
+        lines.append(f"报数发“序号 数量”，多项用逗号分开，例如：{first_no} 1，{second_no} 5")
     lines.append(EXPORT_HINT)
     return "\n".join(lines)
 
