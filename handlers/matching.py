@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from campaign import Indicator
-from campaign.units import conversion
+from campaign.units import TYPED_UNITS, conversion
 
 _DROP = re.compile(r"[\s\"'“”‘’「」『』《》()\[\]【】{}<>、，,。.:：;；!！?？\-_/\\·的]")
 _REPEAT = re.compile(r"(.)\1+")
@@ -32,11 +32,15 @@ _normalized_name = lru_cache(maxsize=4096)(normalize)
 
 
 def split_unit(name: str) -> tuple[str, str | None]:
-    """Take a bracketed unit off the end of a name: 查处网络违法案件(件) -> (查处网络违法案件, 件)."""
-    m = _UNIT_SUFFIX.search(unicodedata.normalize("NFKC", name).strip())
-    if m is None:
+    """Take a bracketed unit off the end of a name: 查处网络违法案件(件) -> (查处网络违法案件, 件).
+
+    Only a unit someone could type counts; (网站、APP等) stays part of the name.
+    """
+    folded = unicodedata.normalize("NFKC", name).strip()
+    m = _UNIT_SUFFIX.search(folded)
+    if m is None or m.group(1) not in TYPED_UNITS:
         return name, None
-    return unicodedata.normalize("NFKC", name).strip()[: m.start()], m.group(1)
+    return folded[: m.start()], m.group(1)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class Resolution:
     suggestions: tuple[Indicator, ...] = ()  # none fits, these look close
     elsewhere: Indicator | None = None  # it is another department's indicator
     unit_misfit: tuple[Indicator, ...] = field(default=())  # the name fits, the unit does not
+    unit: str | None = None  # the unit that was asked for, typed or in brackets
 
 
 class Catalogue:
@@ -65,6 +70,9 @@ class Catalogue:
 
     def resolve(self, name: str, unit: str | None) -> Resolution:
         """Find the indicator a name means among the contact's own, with the unit as tie-breaker."""
+        # A label copied from the list, 清理网上违法违规信息（万条）, names its unit in brackets.
+        name, bracketed = split_unit(name)
+        unit = unit or bracketed
         query = normalize(name)
         if not query:
             return Resolution()
@@ -72,7 +80,7 @@ class Catalogue:
         if found:
             fitting = tuple(i for i in found if unit is None or conversion(i.unit, unit) is not None)
             if not fitting:
-                return Resolution(unit_misfit=found)
+                return Resolution(unit_misfit=found, unit=unit)
             if len(fitting) == 1:
                 return Resolution(match=fitting[0])
             return Resolution(candidates=fitting)

@@ -86,7 +86,7 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
     if res.unit_misfit:
         ind = res.unit_misfit[0]
         units = "或".join(sorted({i.unit for i in res.unit_misfit}))
-        return _Problem(f"「{texts.quote(item.source)}」：{ind.name}的单位是{units}，不能用{item.unit}。")
+        return _Problem(f"「{texts.quote(item.source)}」：{ind.name}的单位是{units}，不能用{res.unit}。")
     if res.elsewhere is not None:
         return _Problem(
             f"「{texts.quote(item.name)}」是{res.elsewhere.group}的项目，{ctx.department.short}只能填报本单位的项目（发“指标”查看）。"

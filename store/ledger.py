@@ -69,19 +69,19 @@ def book(
     indicators = sorted({line.indicator for line in lines})
     before = totals(session, [department_id], indicators)
     after: dict[str, Decimal] = {}
+    changes: dict[str, Decimal] = {}
     for indicator in indicators:
         current = before.get((department_id, indicator), Decimal(0))
-        change = sum((line.amount for line in lines if line.indicator == indicator), Decimal(0))
-        if current + change < 0:
-            raise WouldGoNegative(indicator, current, change)
-        after[indicator] = current + change
+        changes[indicator] = sum((line.amount for line in lines if line.indicator == indicator), Decimal(0))
+        if current + changes[indicator] < 0:
+            raise WouldGoNegative(indicator, current, changes[indicator])
+        after[indicator] = current + changes[indicator]
     session.add_all(
         Entry(booking_id=booking.id, department_id=department_id, indicator=line.indicator, amount=line.amount,
               booked_at=now)
         for line in lines
     )
-    _add_to_totals(session, department_id, {ind: after[ind] - before.get((department_id, ind), Decimal(0))
-                                            for ind in indicators}, known={ind for _, ind in before})
+    _add_to_totals(session, department_id, changes, known={ind for _, ind in before})
     session.flush()
     return Booked(booking.id, tuple(lines), after)
 

@@ -51,6 +51,16 @@ def test_both_spellings_of_the_typo_match(campaign: Campaign) -> None:
     assert market.resolve(printed, None).match == campaign.indicator("sc15")
 
 
+def test_a_label_copied_from_the_list_carries_its_unit(campaign: Campaign) -> None:
+    web = catalogue(campaign, "wxb")
+    assert web.resolve("清理网上违法违规信息（万条）", None).match == campaign.indicator("wx1")
+    customs = catalogue(campaign, "hg")
+    assert customs.resolve("寄递渠道查获侵权货物（件）", None).match == campaign.indicator("hg2")
+    assert customs.resolve("寄递渠道查获侵权货物(批次)", None).match == campaign.indicator("hg1")
+    telecom = catalogue(campaign, "txb")
+    assert telecom.resolve("处置违法违规互联网应用(网站、APP等)（家）", None).match == campaign.indicator("dx1")
+
+
 def test_a_unit_that_does_not_fit(campaign: Campaign) -> None:
     outcome = catalogue(campaign, "gaj").resolve("查处网络违法案件", "吨")
     assert outcome.match is None and outcome.unit_misfit == (campaign.indicator("ga1"),)

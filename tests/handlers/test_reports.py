@@ -196,3 +196,10 @@ def test_undo_only_touches_the_senders_own_bookings(app: App) -> None:
     admin_a.say("红黑榜 1")
     assert "没有可以撤销的记录" in admin_b.say("撤销")
     assert total(app, "sc23") == 1
+
+
+def test_a_copied_label_with_its_unit(app: App) -> None:
+    web = Chat(app, "李勤额")
+    assert "累计 1.5 万条" in web.say("清理网上违法违规信息（万条） 1.5")
+    police = Chat(app, "方广成")
+    assert "单位是件，不能用吨" in police.say("查处网络违法案件（吨） 3")
