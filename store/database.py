@@ -20,6 +20,7 @@ from store.errors import StoreUnavailable
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT / "data" / "bot.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_READ_ONLY = "bot_read_only"  # execution option that marks a snapshot (read-only) session
 _MIGRATION_LOCK = 724_2023  # PostgreSQL advisory lock id: two instances never migrate at once
 
 
@@ -44,7 +45,12 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read-only session takes a WAL snapshot (DEFERRED) and never holds the write lock,
+        # so a long export or 汇总 cannot make a booking wait.
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -66,12 +72,27 @@ class Database:
         if self.dialect == "sqlite":
             _sqlite_setup(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reader = self.engine.execution_options(**{_READ_ONLY: True})
+        if self.dialect == "postgresql":
+            reader = reader.execution_options(postgresql_readonly=True)
+        self._readers = sessionmaker(reader, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Open one short transaction: commit on success, roll back on any error."""
         try:
             with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            if _is_connection_problem(exc):
+                raise StoreUnavailable(str(exc.orig)) from exc
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """Open one short read-only transaction: a consistent snapshot that never blocks a booking."""
+        try:
+            with self._readers.begin() as session:
                 yield session
         except OperationalError as exc:
             if _is_connection_problem(exc):
