@@ -19,6 +19,19 @@ class Attachment:
     filename: str
     data: bytes
     caption: str = ""
+    kind: str = "document"  # "document" | "image" | "video": what the sender's client called it
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the sender's transport can do. Handlers ask this; they never name a platform."""
+
+    directory_identity: bool = False  # the platform's enterprise directory vouches for the sender
+    contact_card: bool = False  # the user can share their own phone number as a card
+    buttons: bool = False  # replies can carry choices the user presses
+    receive_files: bool = False  # documents can arrive in chat
+    receive_media: bool = False  # pictures and videos can arrive in chat
+    send_files: bool = False  # replies can carry a file
 
 
 @dataclass(frozen=True)
@@ -34,6 +47,7 @@ class Incoming:
     private: bool = True  # False in group chats: there the bot shows and accepts no counts
     sender_name: str = ""
     document: Attachment | None = None  # a file the user sent (an admin's contact list)
+    caps: Capabilities = field(default_factory=Capabilities)  # what the sender's transport can do
 
 
 @dataclass(frozen=True)
