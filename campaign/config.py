@@ -25,7 +25,7 @@ from campaign.model import (
     Wanghong,
 )
 from campaign.phones import is_mobile, normalize_phone
-from campaign.units import KNOWN_UNITS
+from campaign.units import KNOWN_UNITS, SYNONYMS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 ROLES = ("admin", "member")
@@ -34,7 +34,7 @@ AUDIENCES = ("all", "city")
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "calendar"}
+     "contacts", "groups", "database", "telegram", "wecom", "calendar", "units"}
 )
 
 
@@ -136,7 +136,8 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         ),
         reminders=_reminders(r, raw),
         wanghong=_wanghong(r, raw, dept_keys),
-        limits=_limits(r, raw),
+        limits=_limits(r, raw, {i.key for g in groups for i in g.indicators}),
+        unit_synonyms=_unit_synonyms(r, raw),
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
         sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
     )
@@ -164,7 +165,8 @@ def _groups(r: _Reader, raw: Mapping[str, Any]) -> tuple[Group, ...]:
                 raise r.fail(f"{iw}.key", f"indicator key {key!r} appears twice")
             if unit not in KNOWN_UNITS:
                 raise r.fail(f"{iw}.unit", f"unknown unit {unit!r}; known: {'、'.join(sorted(KNOWN_UNITS))}")
-            ind = Indicator(key, name, n + 1, r.text(item, "name", iw), unit, r.strs(item, "aliases", iw))
+            ind = Indicator(key, name, n + 1, r.text(item, "name", iw), unit, r.strs(item, "aliases", iw),
+                            r.strs(item, "unit_words", iw))
             if (ind.name, unit) in labels:
                 raise r.fail(f"{iw}.name", f"{ind.label} appears twice")
             keys.add(key)
@@ -277,7 +279,33 @@ def _wanghong(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> Wangho
     return Wanghong(week, departments)
 
 
-def _limits(r: _Reader, raw: Mapping[str, Any]) -> Limits:
+def _unit_synonyms(r: _Reader, raw: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    t = r.table(raw, "units", required=False)
+    if not t:
+        return dict(SYNONYMS)
+    result: dict[str, tuple[str, ...]] = {}
+    for unit in t:
+        if unit not in KNOWN_UNITS:
+            raise r.fail(f"units.{unit}", f"unknown unit; known: {'、'.join(sorted(KNOWN_UNITS))}")
+        result[unit] = r.strs(t, unit, "units")
+    return result
+
+
+def _caps(r: _Reader, t: Mapping[str, Any], key: str, known: set[str]) -> tuple[tuple[str, Decimal], ...]:
+    table = t.get(key, {})
+    if not isinstance(table, Mapping):
+        raise r.fail(f"limits.{key}", "must be a table")
+    caps = []
+    for name, top in table.items():
+        if name not in known:
+            raise r.fail(f"limits.{key}.{name}", "unknown " + ("unit" if key == "per_unit" else "indicator key"))
+        if isinstance(top, bool) or not isinstance(top, int | float) or top <= 0:
+            raise r.fail(f"limits.{key}.{name}", "must be a number above 0")
+        caps.append((str(name), Decimal(str(top))))
+    return tuple(caps)
+
+
+def _limits(r: _Reader, raw: Mapping[str, Any], indicator_keys: set[str]) -> Limits:
     t = r.table(raw, "limits", required=False)
     top = t.get("max_amount", 10000)
     places = t.get("decimal_places", 4)
@@ -291,4 +319,5 @@ def _limits(r: _Reader, raw: Mapping[str, Any]) -> Limits:
         raise r.fail("limits.user_burst", "must be a whole number of at least 1")
     if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
         raise r.fail("limits.user_per_second", "must be a number above 0")
-    return Limits(Decimal(top), places, burst, float(rate))
+    return Limits(Decimal(top), places, burst, float(rate), _caps(r, t, "per_unit", set(KNOWN_UNITS)),
+                  _caps(r, t, "per_indicator", indicator_keys))

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from campaign.units import FRACTIONAL_UNITS
+from campaign.units import FRACTIONAL_UNITS, SYNONYMS
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class Indicator:
     name: str
     unit: str
     aliases: tuple[str, ...] = ()
+    unit_words: tuple[str, ...] = ()  # words read loosely for this row's unit (家 for 个次 where it counts shops)
 
     @property
     def fractional(self) -> bool:
@@ -105,6 +106,19 @@ class Limits:
     # Per messaging account: a burst of this many messages, then this many per second.
     user_burst: int = 20
     user_per_second: float = 1.0
+    # The usual largest amount of one message, by the row's unit and by indicator key (these win over
+    # max_amount). Above it a report is proposed with a warning and booked only on 确认.
+    per_unit: tuple[tuple[str, Decimal], ...] = ()
+    per_indicator: tuple[tuple[str, Decimal], ...] = ()
+
+    def cap(self, indicator: Indicator) -> Decimal:
+        for key, top in self.per_indicator:
+            if key == indicator.key:
+                return top
+        for unit, top in self.per_unit:
+            if unit == indicator.unit:
+                return top
+        return self.max_amount
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,11 @@ class Campaign:
     limits: Limits
     database_url: str
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Table unit -> words read loosely for it ([units] in config.toml; campaign.units.SYNONYMS by default).
+    unit_synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(SYNONYMS))
+
+    def unit_fits_loosely(self, indicator: Indicator, word: str) -> bool:
+        return word in indicator.unit_words or word in self.unit_synonyms.get(indicator.unit, ())
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:

@@ -29,6 +29,19 @@ ACCEPTED: dict[str, dict[str, Decimal]] = {
 
 KNOWN_UNITS = frozenset(ACCEPTED)
 
+# Words staff write for a table unit (起/宗 for 件, 家 for 个): read loosely, so a report using one is
+# proposed and booked only on 确认. config.toml [units] replaces this table; an indicator's `unit_words`
+# adds words for that row alone (家 for the 个次 rows that count businesses). The factor is always 1.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "件": ("起", "宗"),
+    "个": ("家",),
+    "个次": ("家次",),
+    "户": ("家",),
+    "批次": ("批",),
+}
+# Counting words that fit no table unit: a figure in them is named as not understood, never booked.
+OTHER_COUNTERS = ("人次", "人", "份", "篇", "项", "处", "张", "台", "箱", "盒", "瓶", "万人次")
+
 # Every unit a user may type, longest first so that 万条 wins over 条 in a regex.
 TYPED_UNITS: tuple[str, ...] = tuple(
     sorted({typed for table in ACCEPTED.values() for typed in table}, key=len, reverse=True)

@@ -36,6 +36,7 @@ class Item:
     index: int | None = None
     unit: str | None = None
     quantity: str = ""  # the number as typed, with sign and unit: "-1", "5000元"
+    wan: bool = False  # the number ends in 万 and no unit follows: on a 万元 or 万条 row it is the row's own unit
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ def _item(m: re.Match[str], *, name: str = "", index: int | None = None, source:
         amount = -amount
     quantity = m.group(0).replace(" ", "").replace("\t", "")
     return Item(amount=amount, source=source or f"{name} {quantity}".strip(), name=name, index=index,
-                unit=m.group("unit"), quantity=quantity)
+                unit=m.group("unit"), quantity=quantity, wan=m.group("unit") is None and raw.endswith("万"))
 
 
 def _short(text: str, limit: int = 20) -> str:

@@ -8,16 +8,30 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from campaign import Indicator
+from pypinyin import lazy_pinyin
+from rapidfuzz import fuzz
+
+from campaign import Campaign, Indicator
 from campaign.units import TYPED_UNITS, conversion
 
 _DROP = re.compile(r"[\s\"'“”‘’「」『』《》()\[\]【】{}<>、，,。.:：;；!！?？\-_/\\·的]")
 _REPEAT = re.compile(r"(.)\1+")
 _UNIT_SUFFIX = re.compile(r"[(（]([^()（）]{1,3})[)）]$")
+# Key words that tell apart rows sharing the rest of their names. A message that says one never means a row
+# that says the other; a message that says neither, where the sender has rows of both kinds, is not guessed.
+OPPOSITES: tuple[tuple[str, str], ...] = (("查处", "移送"), ("罚没款", "处罚金额"))
+_PAIR_WORDS = {OPPOSITES[0]: re.compile("移送公安机关|移送|查处"), OPPOSITES[1]: re.compile("罚没款|处罚金额")}
+# Fuzzy pinyin, as a pinyin keyboard and a Fujian accent confuse them: 投述/投诉 (shu/su), 竟/竞.
+_FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+MIN_LOOSE = 3  # characters a shortened name needs before it may stand for a row
+LOOSE_SHARE = 0.4  # ... and the share of the row's name it must cover
+FUZZ_SCORE = 80.0  # rapidfuzz ratio a misspelt name needs
+FUZZ_MARGIN = 8.0  # ... and its lead over the next row
 
 
 def normalize(text: str) -> str:
@@ -64,6 +78,13 @@ class Catalogue:
         self.others = tuple(i for i in everyone if i.key not in own_keys)
         self._keys = {i.key: (_normalized_name(i.name), tuple(_normalized_name(a) for a in i.aliases))
                       for i in everyone}
+        self._texts = {k: (name, *aliases) for k, (name, aliases) in self._keys.items()}
+        self._pinyin = {k: tuple(syllables(t) for t in texts) for k, texts in self._texts.items()}
+        # A row's name without one pair's key words: 查处网售药品违法案件 and 移送公安机关的网售药品违法案件 share it.
+        self._stems = {(i.key, pair): words.sub("", self._keys[i.key][0]) for i in everyone
+                       for pair, words in _PAIR_WORDS.items()}
+        # Which key words the sender's own rows carry: only where both of a pair occur can a message be ambiguous.
+        self._own_words = {w for i in self.own for pair in OPPOSITES for w in pair if w in self._keys[i.key][0]}
 
     def by_index(self, index: int) -> Indicator | None:
         return self.own[index - 1] if 1 <= index <= len(self.own) else None
@@ -77,6 +98,11 @@ class Catalogue:
         if not query:
             return Resolution()
         found = self._find(self.own, query)
+        if found:
+            found = self.consistent(query, found)
+            if len(found) == 1 and self._unsaid(query, found[0]):
+                # 医疗器械案件 is part of 移送医疗器械案件 only; 查处网售医疗器械违法案件 is just as meant.
+                found = (*found, *self._twins(found[0], query))
         if found:
             fitting = tuple(i for i in found if unit is None or conversion(i.unit, unit) is not None)
             if not fitting:
@@ -97,13 +123,91 @@ class Catalogue:
             i for i in pool if query in self._keys[i.key][0] or any(query in a for a in self._keys[i.key][1])
         )
 
+    def consistent(self, query: str, rows: Sequence[Indicator], hint: str = "") -> tuple[Indicator, ...]:
+        """Drop rows whose key word contradicts the query's (or, where the query says none, the hint's)."""
+        kept = []
+        for ind in rows:
+            name = self._keys[ind.key][0]
+            if not any(_opposed(query, hint, name, a, b) or _opposed(query, hint, name, b, a) for a, b in OPPOSITES):
+                kept.append(ind)
+        return tuple(kept)
+
+    def _unsaid(self, query: str, ind: Indicator) -> bool:
+        return self._unsaid_pair(query, ind) is not None
+
+    def _unsaid_pair(self, query: str, ind: Indicator) -> tuple[str, str] | None:
+        """The pair of which the row carries a key word the query lacks, where the sender has rows of both."""
+        name = self._keys[ind.key][0]
+        for a, b in OPPOSITES:
+            for word, other in ((a, b), (b, a)):
+                if word in name and word not in query and other not in query and other in self._own_words:
+                    return (a, b)
+        return None
+
+    def _twins(self, ind: Indicator, query: str = "") -> tuple[Indicator, ...]:
+        pair = self._unsaid_pair(query, ind)
+        if pair is None:
+            return ()
+        stem = self._stems[(ind.key, pair)]
+        return tuple(i for i in self.own if i.key != ind.key and self._stems[(i.key, pair)] == stem)
+
+    def loose(self, query: str, hint: str = "") -> Resolution:
+        """A shortened, misspelt or homophone name: one clear row among the sender's own, or none.
+
+        The caller proposes what this finds and books it only on 确认. `hint` is the text before the
+        query in the same message: 查处药品案件2件，医疗器械案件1件 means 查处 for both.
+        """
+        query = normalize(query)
+        if not query:
+            return Resolution()
+        for pool, own in ((self.own, True), (self.others, False)):
+            found = self._loose_find(pool, query, hint)
+            if len(found) == 1:
+                return Resolution(match=found[0]) if own else Resolution(elsewhere=found[0])
+            if found:
+                return Resolution(candidates=found) if own else Resolution(elsewhere=found[0])
+        return Resolution(suggestions=self.suggest(query))
+
+    def _loose_find(self, pool: Sequence[Indicator], query: str, hint: str) -> tuple[Indicator, ...]:
+        pool = self.consistent(query, pool, hint)
+        exact = self._find(pool, query)
+        if exact:
+            return self._narrow(query, exact, hint)
+        if len(query) < MIN_LOOSE:
+            return ()
+        spelled = syllables(query)
+        for test in (_subsequence, _pinyin_subsequence):
+            found = tuple(
+                i for i in pool
+                if any(test(query, spelled, text, sounds) for text, sounds in zip(self._texts[i.key],
+                                                                                  self._pinyin[i.key], strict=True))
+            )
+            if found:
+                return self._narrow(query, found, hint)
+        scored = sorted(
+            ((max(fuzz.ratio("".join(spelled), "".join(s)) for s in self._pinyin[i.key]), i) for i in pool),
+            key=lambda pair: -pair[0],
+        )
+        if scored and scored[0][0] >= FUZZ_SCORE and (len(scored) == 1 or scored[1][0] <= scored[0][0] - FUZZ_MARGIN):
+            return (scored[0][1],)
+        return ()
+
+    def _narrow(self, query: str, found: tuple[Indicator, ...], hint: str) -> tuple[Indicator, ...]:
+        if len(found) == 1:
+            return found if not self._unsaid(query + hint, found[0]) else (*found, *self._twins(found[0], query + hint))
+        # Several rows fit: the hint's key word (查处 of the clause before) may settle it.
+        narrowed = tuple(i for i in found if not any(
+            _opposed(query + hint, "", self._keys[i.key][0], a, b) or _opposed(query + hint, "", self._keys[i.key][0], b, a)
+            for a, b in OPPOSITES))
+        return narrowed or found
+
     def suggest(self, query: str, limit: int = 3) -> tuple[Indicator, ...]:
-        """The own indicators that share the most character pairs with the query."""
+        """The own indicators that share the most character pairs with the query, none contradicting it."""
         wanted = _bigrams(query)
         if not wanted:
             return ()
         scored = []
-        for ind in self.own:
+        for ind in self.consistent(query, self.own):
             name, aliases = self._keys[ind.key]
             score = max(_dice(wanted, _bigrams(n)) for n in (name, *aliases))
             if score >= 0.25:
@@ -117,3 +221,53 @@ def _bigrams(text: str) -> set[str]:
 
 def _dice(a: set[str], b: set[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b)) if a and b else 0.0
+
+
+def _opposed(query: str, hint: str, name: str, word: str, other: str) -> bool:
+    """The query (or the hint, where the query says neither) says `word`; the row says `other` but not `word`."""
+    said = query if (word in query or other in query) else hint
+    return word in said and other not in said and other in name and word not in name
+
+
+def _subsequence(query: str, _spelled: tuple[str, ...], text: str, _sounds: tuple[str, ...]) -> bool:
+    """屏蔽网站 in 屏蔽或关闭网站: every character in order, covering enough of the name."""
+    if len(query) < LOOSE_SHARE * len(text):
+        return False
+    it = iter(text)
+    return all(ch in it for ch in query)
+
+
+def _pinyin_subsequence(_query: str, spelled: tuple[str, ...], _text: str, sounds: tuple[str, ...]) -> bool:
+    """The same by sound: 屏避网站, 竟争, 投述, 帐号 are what a pinyin keyboard offers first."""
+    if len(spelled) < LOOSE_SHARE * len(sounds):
+        return False
+    it = iter(sounds)
+    return all(s in it for s in spelled)
+
+
+@lru_cache(maxsize=8192)
+def _syllable(ch: str) -> str:
+    sound = lazy_pinyin(ch)[0].lower()
+    for long, short in _FUZZY_INITIALS:
+        if sound.startswith(long):
+            sound = short + sound[len(long):]
+    return sound[:-1] if sound.endswith("ng") else sound  # ing/in, eng/en, ang/an
+
+
+def syllables(text: str) -> tuple[str, ...]:
+    """One fuzzy pinyin syllable per character (cached per character: a name costs a few dict lookups)."""
+    return tuple(_syllable(ch) for ch in text)
+
+
+_catalogues: dict[tuple[int, str], tuple[weakref.ref[Campaign], Catalogue]] = {}
+
+
+def catalogue_for(campaign: Campaign, department: str) -> Catalogue:
+    """The department's catalogue, built once per process (the campaign is read once and never changes)."""
+    key = (id(campaign), department)
+    cached = _catalogues.get(key)
+    if cached is not None and cached[0]() is campaign:
+        return cached[1]
+    built = Catalogue(campaign.indicators_of(department), campaign.indicators)
+    _catalogues[key] = (weakref.ref(campaign), built)
+    return built

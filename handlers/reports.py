@@ -1,4 +1,9 @@
-"""Booking counts: reports, corrections and undo. All lines of a message, or none."""
+"""Booking counts: reports, corrections and undo. All lines of a message, or none.
+
+Exact grammar (a name, unique part, alias or item number; a clear number; a fitting unit) books at once.
+Anything read loosely (handlers/reading.py), an amount above the row's usual size, or the same text again
+within 10 minutes is proposed instead and booked only on 确认 (handlers/proposals.py).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,21 @@ from decimal import Decimal
 
 from campaign import Indicator, Limits
 from campaign.units import conversion
-from handlers import texts
+from handlers import booking, proposals, reading, texts
+from handlers.booking import key_of
 from handlers.context import Context
 from handlers.grammar import GrammarError, Item, parse
-from handlers.matching import Catalogue
+from handlers.matching import Catalogue, catalogue_for
 from handlers.messages import Choice, Reply
+from handlers.numbers import VAGUE
+from handlers.proposals import Proposed
 from store import ledger
+from store import proposals as proposal_store
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
-from store.ledger import Line, MessageKey
+from store.ledger import Line
 
 MAX_PROBLEMS = 5  # a reply lists this many problems; a flood of garbage gets a short answer
+__all__ = ["key_of", "report", "undo"]
 
 
 @dataclass(frozen=True)
@@ -26,22 +36,28 @@ class _Problem:
     candidates: tuple[Indicator, ...] = ()
     item: Item | None = None
     question: str = ""  # the short form shown above buttons, which list the candidates themselves
-
-
-def key_of(ctx: Context) -> MessageKey:
-    return MessageKey(ctx.msg.transport, ctx.msg.chat_id, ctx.msg.message_id)
+    hard: bool = False  # another department's row, a fraction, a misfit unit: never read loosely instead
 
 
 def report(ctx: Context, text: str) -> list[Reply]:
-    """Book a report or correction, or explain what is wrong and book nothing."""
+    """Book a report or correction, propose what was read loosely, or explain what is wrong and book nothing."""
+    said = proposals.answer(text)
+    if said == "cancel":
+        return proposals.cancel(ctx)
+    if said is not None:
+        return proposals.confirm(ctx, said)
     own = ctx.own
+    if not own:
+        return [Reply(f"{ctx.department.short}在统计表中没有需要填报的项目，不用报数。发“帮助”查看其他功能。")]
+    vague = VAGUE.search(text)
+    if vague is not None:
+        return _refuse(ctx, f"「{texts.quote(vague.group(0))}」不是确切的数字，没有记录。请发确切的数量，例如：{texts.example(own)}")
+    catalogue = catalogue_for(ctx.campaign, ctx.person.department)
     try:
         parsed = parse(text)
     except GrammarError as exc:
-        return [Reply(f"没看懂：{exc}\n{_how(own)}")]
-    if not own:
-        return [Reply(f"{ctx.department.short}在统计表中没有需要填报的项目，不用报数。发“帮助”查看其他功能。")]
-    catalogue = Catalogue(own, ctx.campaign.indicators)
+        loose = _loose(ctx, text, catalogue, exact_grammar=False)
+        return loose or _refuse(ctx, f"没看懂：{exc}\n{_how(own)}")
     resolved: list[tuple[Item, Indicator, Decimal]] = []
     problems: list[_Problem] = []
     for item in parsed.items:
@@ -51,16 +67,86 @@ def report(ctx: Context, text: str) -> list[Reply]:
             continue
         value = _convert(item, outcome, ctx.campaign.limits, parsed.correction)
         if isinstance(value, str):
-            problems.append(_Problem(f"「{texts.quote(item.source)}」：{value}"))
+            problems.append(_Problem(f"「{texts.quote(item.source)}」：{value}", hard=True))
         else:
             resolved.append((item, outcome, value))
     if parsed.correction and len({ind.key for _, ind, _ in resolved}) < len(resolved):
-        problems.append(_Problem("同一个项目在一条更正里只能出现一次。"))
+        problems.append(_Problem("同一个项目在一条更正里只能出现一次。", hard=True))
     if problems:
-        return [_refusal(problems, parsed.items, resolved, parsed.correction, own)]
-    if parsed.correction:
-        return [_correct(ctx, text, [(ind, value) for _, ind, value in resolved])]
-    return [_book(ctx, text, [Line(ind.key, value) for _, ind, value in resolved])]
+        if not any(p.hard for p in problems):
+            loose = _loose(ctx, text, catalogue, exact_grammar=True)
+            if loose:
+                return loose
+        return _refuse(ctx, _refusal(problems, parsed.items, resolved, parsed.correction, own))
+    kind = "correction" if parsed.correction else "report"
+    items = [Proposed(ind, value) for _, ind, value in resolved]
+    limits = ctx.campaign.limits
+    warnings = _warnings(limits, items)
+    if warnings:
+        return [proposals.propose(ctx, text, kind, items, warnings=warnings)]
+    return [_book_exact(ctx, text, kind, items)]
+
+
+def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -> Reply:
+    """Book at once, unless the same text was booked for this contact moments ago (then ask)."""
+    key = key_of(ctx)
+    try:
+        with ctx.db.session() as s:
+            ledger.lock_department(s, ctx.person.department_id)  # the same-text check and the booking are one step
+            done = ledger.find_booking(s, key)
+            if done is not None:
+                raise Duplicate(done)
+            same = proposal_store.recent_same_text(s, ctx.person.id, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
+            if same is None:
+                proposal_store.drop_open(s, key.transport, key.chat_id)
+                if kind == "correction":
+                    targets = [(p.indicator, p.amount) for p in items]
+                    before, _ = booking.correct(s, ctx, key, text, targets)
+                    return booking.corrected_reply(ctx, targets, before)
+                booked = booking.book(s, ctx, key, text, [Line(p.indicator.key, p.amount) for p in items])
+                return booking.booked_reply(ctx, booked)
+            at = texts.when(same.booked_at, ctx.campaign.tz).split(" ")[-1]
+    except Duplicate as dup:
+        return booking.duplicate_reply(ctx, dup.booking_id)
+    except WouldGoNegative as neg:
+        return booking.negative_reply(ctx, neg.indicator, neg.total, neg.change)
+    return proposals.propose(ctx, text, kind, items, header=proposals.same_text_header(ctx, at))
+
+
+def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool) -> list[Reply]:
+    """Propose what the loose reader found, refuse on its problems, or return [] for the exact refusal."""
+    if reading.QUESTION.search(text):
+        return []  # a question is answered with the usual help, never read as a report
+    read = reading.read(text, ctx.campaign, catalogue)
+    if read.problems:
+        shown = "\n".join(read.problems[:MAX_PROBLEMS])
+        return _refuse(ctx, f"{shown}\n这条消息没有记录任何数据。\n{_how(ctx.own)}")
+    if not read.lines:
+        return []
+    partial = bool(read.unread) or read.ambiguous
+    if partial and (exact_grammar or read.figures < 2):
+        return []  # a short list is all or nothing: the exact refusal says what is wrong
+    seen: dict[str, Proposed] = {}
+    for line in read.lines:
+        prior = seen.get(line.indicator.key)
+        seen[line.indicator.key] = Proposed(line.indicator, line.amount + (prior.amount if prior else 0))
+    items = list(seen.values())
+    kind = "correction" if read.correction else "cumulative" if read.cumulative else "report"
+    warnings = _warnings(ctx.campaign.limits, items)
+    return [proposals.propose(ctx, text, kind, items, unread=read.unread, warnings=warnings)]
+
+
+def _warnings(limits: Limits, items: Sequence[Proposed]) -> list[str]:
+    """An amount above the row's usual size (limits.per_unit / per_indicator) is proposed with this warning."""
+    return [f"注意：数量太大了，{p.indicator.name}平时一次不超过{texts.amount(limits.cap(p.indicator), p.indicator.unit)}，"
+            "请核对单位和数字。" for p in items if abs(p.amount) > limits.cap(p.indicator)]
+
+
+def _refuse(ctx: Context, reply: Reply | str) -> list[Reply]:
+    """A refusal is a new report too: whatever waited for 确认 in this chat is dropped."""
+    with ctx.db.session() as s:
+        proposal_store.drop_open(s, ctx.msg.transport, ctx.msg.chat_id)
+    return [reply if isinstance(reply, Reply) else Reply(reply)]
 
 
 def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Problem:
@@ -68,10 +154,12 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
         found = catalogue.by_index(item.index)
         if found is None:
             return _Problem(
-                f"「{texts.quote(item.source)}」：没有序号{item.index}，{ctx.department.short}的序号是1到{len(ctx.own)}。"
+                f"「{texts.quote(item.source)}」：没有序号{item.index}，{ctx.department.short}的序号是1到{len(ctx.own)}。",
+                hard=True,
             )
         if item.unit is not None and conversion(found.unit, item.unit) is None:
-            return _Problem(f"「{texts.quote(item.source)}」：{found.name}的单位是{found.unit}，不能用{item.unit}。")
+            return _Problem(f"「{texts.quote(item.source)}」：{found.name}的单位是{found.unit}，不能用{item.unit}。",
+                            hard=not ctx.campaign.unit_fits_loosely(found, item.unit))
         return found
     res = catalogue.resolve(item.name, item.unit)
     if res.match is not None:
@@ -86,10 +174,13 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
     if res.unit_misfit:
         ind = res.unit_misfit[0]
         units = "或".join(sorted({i.unit for i in res.unit_misfit}))
-        return _Problem(f"「{texts.quote(item.source)}」：{ind.name}的单位是{units}，不能用{res.unit}。")
+        loosely = res.unit is not None and any(ctx.campaign.unit_fits_loosely(i, res.unit) for i in res.unit_misfit)
+        return _Problem(f"「{texts.quote(item.source)}」：{ind.name}的单位是{units}，不能用{res.unit}。",
+                        hard=not loosely)
     if res.elsewhere is not None:
         return _Problem(
-            f"「{texts.quote(item.name)}」是{res.elsewhere.group}的项目，{ctx.department.short}只能填报本单位的项目（发“指标”查看）。"
+            f"「{texts.quote(item.name)}」是{res.elsewhere.group}的项目，{ctx.department.short}只能填报本单位的项目（发“指标”查看）。",
+            hard=True,
         )
     if res.suggestions:
         names = "\n".join("  " + texts.indicator_line(i) for i in res.suggestions)
@@ -98,8 +189,16 @@ def _resolve(item: Item, catalogue: Catalogue, ctx: Context) -> Indicator | _Pro
     return _Problem(f"没有找到「{texts.quote(item.name)}」这个项目。发“指标”查看本单位的项目和序号。")
 
 
+def row_unit(item: Item, ind: Indicator) -> str | None:
+    """The unit an item is in: as typed, or, for 0.5万 on a 万元 row, the row's own 万 (0.5万 is 0.5 万元)."""
+    if item.unit is None and item.wan and ind.unit.startswith("万"):
+        return ind.unit[1:]  # the amount was read as 5000: 5000元 is 0.5万元
+    return item.unit
+
+
 def _convert(item: Item, ind: Indicator, limits: Limits, correction: bool) -> Decimal | str:
-    factor = conversion(ind.unit, item.unit) if item.unit else Decimal(1)
+    unit = row_unit(item, ind)
+    factor = conversion(ind.unit, unit) if unit else Decimal(1)
     assert factor is not None  # _resolve refused units that do not fit
     value = item.amount * factor
     if not ind.fractional and value != value.to_integral_value():
@@ -107,8 +206,6 @@ def _convert(item: Item, ind: Indicator, limits: Limits, correction: bool) -> De
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and -exponent > limits.decimal_places:
         return f"最多保留{limits.decimal_places}位小数（单位：{ind.unit}）。"
-    if abs(value) > limits.max_amount:
-        return f"数量太大了，一次最多{texts.amount(limits.max_amount, ind.unit)}。请检查单位或分几次报。"
     if correction and value < 0:
         return "更正后的累计数不能是负数。"
     return value.normalize() if value == value.to_integral_value() else value
@@ -142,49 +239,6 @@ def _how(own: Sequence[Indicator]) -> str:
     return f"请这样发：{texts.example(own)}　或　1 3（序号 数量）。发“帮助”查看说明。"
 
 
-def _book(ctx: Context, text: str, lines: list[Line]) -> Reply:
-    try:
-        with ctx.db.session() as s:
-            booked = ledger.book(
-                s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                kind="report", text=text, lines=lines, now=ctx.now,
-            )
-    except Duplicate as dup:
-        return _duplicate(ctx, dup.booking_id)
-    except WouldGoNegative as neg:
-        ind = ctx.campaign.indicator(neg.indicator)
-        return Reply(
-            f"不能减少：{ind.name}当前累计{texts.amount(neg.total, ind.unit)}，"
-            f"减{texts.amount(-neg.change, ind.unit)}后会小于0。这条消息没有记录任何数据。"
-        )
-    body = "\n".join(
-        f"· {ctx.campaign.indicator(line.indicator).name} {texts.signed(line.amount, _unit(ctx, line.indicator))}，"
-        f"累计 {texts.amount(booked.totals[line.indicator], _unit(ctx, line.indicator))}"
-        for line in lines
-    )
-    return Reply(f"已记录（{ctx.department.short}）：\n{body}")
-
-
-def _correct(ctx: Context, text: str, targets: list[tuple[Indicator, Decimal]]) -> Reply:
-    try:
-        with ctx.db.session() as s:
-            ledger.lock_department(s, ctx.person.department_id)
-            current = ledger.totals(s, [ctx.person.department_id], [ind.key for ind, _ in targets])
-            before = {ind.key: current.get((ctx.person.department_id, ind.key), Decimal(0)) for ind, _ in targets}
-            ledger.book(
-                s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                kind="correction", text=text, lines=[Line(ind.key, value - before[ind.key]) for ind, value in targets],
-                now=ctx.now,
-            )
-    except Duplicate as dup:
-        return _duplicate(ctx, dup.booking_id)
-    body = "\n".join(
-        f"· {ind.name} 累计改为 {texts.amount(value, ind.unit)}（原 {texts.amount(before[ind.key], ind.unit)}）"
-        for ind, value in targets
-    )
-    return Reply(f"已更正（{ctx.department.short}）：\n{body}")
-
-
 def undo(ctx: Context) -> list[Reply]:
     """Reverse the sender's last booking with a compensating entry."""
     try:
@@ -192,33 +246,20 @@ def undo(ctx: Context) -> list[Reply]:
             target, booked = ledger.undo_last(s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text,
                                               now=ctx.now)
     except Duplicate as dup:
-        return [_duplicate(ctx, dup.booking_id)]
+        return [booking.duplicate_reply(ctx, dup.booking_id)]
     except NothingToUndo:
         return [Reply("没有可以撤销的记录。")]
     except WouldGoNegative as neg:
         ind = ctx.campaign.indicator(neg.indicator)
         return [Reply(f"不能撤销：撤销后{ind.name}的累计会小于0（当前{texts.amount(neg.total, ind.unit)}）。"
                       "请用“更正 项目 数量”直接改累计数。")]
+    unit = booking.unit
     body = "\n".join(
-        f"· {ctx.campaign.indicator(line.indicator).name} {texts.signed(line.amount, _unit(ctx, line.indicator))}，"
-        f"累计 {texts.amount(booked.totals[line.indicator], _unit(ctx, line.indicator))}"
+        f"· {ctx.campaign.indicator(line.indicator).name} {texts.signed(line.amount, unit(ctx, line.indicator))}，"
+        f"累计 {texts.amount(booked.totals[line.indicator], unit(ctx, line.indicator))}"
         for line in booked.lines
     )
     said = target.text if len(target.text) <= 30 else target.text[:30] + "…"
     return [Reply(f"已撤销您{texts.when(target.booked_at, ctx.campaign.tz)}的记录「{said}」：\n{body}")]
 
 
-def _duplicate(ctx: Context, booking_id: int) -> Reply:
-    with ctx.db.session() as s:
-        lines = ledger.booking_lines(s, booking_id)
-        current = ledger.totals(s, [ctx.person.department_id], [line.indicator for line in lines])
-    body = "\n".join(
-        f"· {ctx.campaign.indicator(ind).name} 当前累计 "
-        f"{texts.amount(current.get((ctx.person.department_id, ind), Decimal(0)), _unit(ctx, ind))}"
-        for ind in dict.fromkeys(line.indicator for line in lines)
-    )
-    return Reply("这条消息已经记过了，不会重复计数。" + (f"\n{body}" if body else ""))
-
-
-def _unit(ctx: Context, key: str) -> str:
-    return ctx.campaign.indicator(key).unit

@@ -197,3 +197,32 @@ class InboxRow(Base):
 # "Who reported last" (汇总, reminders) asks for each department's newest booking: this index answers
 # that with one lookup per department instead of a scan of every booking.
 Index("ix_bookings_department_time", Booking.department_id, Booking.booked_at)
+
+
+class Proposal(Base):
+    """A report read loosely (or unusual), shown to the sender and booked only when they answer 确认.
+
+    UNIQUE(transport, chat_id, message_id): a redelivered message makes no second proposal. Booking it uses
+    the message key (transport, chat_id, "proposal:<id>"), so confirming twice books once.
+    """
+
+    __tablename__ = "proposals"
+    __table_args__ = (
+        UniqueConstraint("transport", "chat_id", "message_id", name="uq_proposals_message"),
+        Index("ix_proposals_chat", "transport", "chat_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transport: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    message_id: Mapped[str] = mapped_column(String(100))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # report | correction | cumulative (asks 新增 or 累计)
+    text: Mapped[str] = mapped_column(Text)
+    lines: Mapped[str] = mapped_column(Text)  # JSON [[indicator, "amount"], …] in the indicators' units
+    note: Mapped[str] = mapped_column(Text, default="")  # what the reply said besides the lines
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10))  # open | booked | dropped
+    booking_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"))
