@@ -66,13 +66,13 @@ def propose(
         body += lines_text(items, cumulative=kind == "correction")
         if kind == "correction":
             body += "\n（更正：把累计直接改为上面的数）"
-        if not header:
-            body += "\n回复“确认”记录，回复“取消”不记。"
         choices = (Choice("确认", "确认"), Choice("取消", "取消"))
     notes = [*warnings]
     if unread:
         notes.append("没看懂、不会记录：" + "；".join(f"「{texts.quote(u)}」" for u in unread[:5])
                      + (f"等{len(unread)}处" if len(unread) > 5 else ""))
+    if kind != "cumulative" and not header:
+        notes.append("回复“确认”记录，回复“取消”不记。")
     reply_text = "\n".join([body, *notes])
     key = booking.key_of(ctx)
     with ctx.db.session() as s:

@@ -145,7 +145,7 @@ def _frame(name: str) -> str:
     return name
 
 
-def read(text: str, campaign: Campaign, catalogue: Catalogue) -> Reading:
+def read(text: str, campaign: Campaign, catalogue: Catalogue, department: str = "本单位") -> Reading:
     """Read every figure of a message against the sender's own rows."""
     found, cumulative, correction = figures(text, campaign)
     lines: list[Line] = []
@@ -162,7 +162,7 @@ def read(text: str, campaign: Campaign, catalogue: Catalogue) -> Reading:
         if not candidates:
             loose = catalogue.loose(fig.name, hint)
             if loose.elsewhere is not None:
-                where = f"「{fig.source}」是{loose.elsewhere.group}的项目"
+                where = f"「{fig.source}」是{loose.elsewhere.group}的项目，{department}只能填报本单位的项目（发“指标”查看）"
                 (problems if len(found) == 1 else unread).append(where)
                 continue
             candidates = (loose.match,) if loose.match is not None else loose.candidates

@@ -27,6 +27,7 @@ from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.ledger import Line
 
 MAX_PROBLEMS = 5  # a reply lists this many problems; a flood of garbage gets a short answer
+PROSE_LENGTH = 40  # a message this long (or with a 。) is a work summary: what maps is read, the rest named
 __all__ = ["key_of", "report", "undo"]
 
 
@@ -117,14 +118,15 @@ def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool
     """Propose what the loose reader found, refuse on its problems, or return [] for the exact refusal."""
     if reading.QUESTION.search(text):
         return []  # a question is answered with the usual help, never read as a report
-    read = reading.read(text, ctx.campaign, catalogue)
+    read = reading.read(text, ctx.campaign, catalogue, ctx.department.short)
     if read.problems:
         shown = "\n".join(read.problems[:MAX_PROBLEMS])
         return _refuse(ctx, f"{shown}\n这条消息没有记录任何数据。\n{_how(ctx.own)}")
     if not read.lines:
         return []
     partial = bool(read.unread) or read.ambiguous
-    if partial and (exact_grammar or read.figures < 2):
+    prose = "。" in text or len(text) >= PROSE_LENGTH
+    if partial and (read.figures < 2 or exact_grammar and not prose):
         return []  # a short list is all or nothing: the exact refusal says what is wrong
     seen: dict[str, Proposed] = {}
     for line in read.lines:
