@@ -196,8 +196,9 @@ class Catalogue:
         if len(found) == 1:
             return found if not self._unsaid(query + hint, found[0]) else (*found, *self._twins(found[0], query + hint))
         # Several rows fit: the hint's key word (查处 of the clause before) may settle it.
+        said = query + hint
         narrowed = tuple(i for i in found if not any(
-            _opposed(query + hint, "", self._keys[i.key][0], a, b) or _opposed(query + hint, "", self._keys[i.key][0], b, a)
+            _opposed(said, "", self._keys[i.key][0], a, b) or _opposed(said, "", self._keys[i.key][0], b, a)
             for a, b in OPPOSITES))
         return narrowed or found
 

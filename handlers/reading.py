@@ -162,7 +162,8 @@ def read(text: str, campaign: Campaign, catalogue: Catalogue, department: str = 
         if not candidates:
             loose = catalogue.loose(fig.name, hint)
             if loose.elsewhere is not None:
-                where = f"「{fig.source}」是{loose.elsewhere.group}的项目，{department}只能填报本单位的项目（发“指标”查看）"
+                where = (f"「{fig.source}」是{loose.elsewhere.group}的项目，"
+                         f"{department}只能填报本单位的项目（发“指标”查看）")
                 (problems if len(found) == 1 else unread).append(where)
                 continue
             candidates = (loose.match,) if loose.match is not None else loose.candidates
@@ -188,7 +189,8 @@ def read(text: str, campaign: Campaign, catalogue: Catalogue, department: str = 
                 continue
             exponent = value.normalize().as_tuple().exponent
             if isinstance(exponent, int) and -exponent > campaign.limits.decimal_places:
-                problems.append(f"「{fig.source}」：最多保留{campaign.limits.decimal_places}位小数（单位：{ind.unit}）。")
+                places = campaign.limits.decimal_places
+                problems.append(f"「{fig.source}」：最多保留{places}位小数（单位：{ind.unit}）。")
                 continue
             lines.append(Line(ind, value.normalize() if value == value.to_integral_value() else value, fig.source))
     return Reading(tuple(lines), tuple(unread), tuple(problems), ambiguous, cumulative, correction, len(found))

@@ -52,7 +52,8 @@ def report(ctx: Context, text: str) -> list[Reply]:
         return [Reply(f"{ctx.department.short}在统计表中没有需要填报的项目，不用报数。发“帮助”查看其他功能。")]
     vague = VAGUE.search(text)
     if vague is not None:
-        return _refuse(ctx, f"「{texts.quote(vague.group(0))}」不是确切的数字，没有记录。请发确切的数量，例如：{texts.example(own)}")
+        return _refuse(ctx, f"「{texts.quote(vague.group(0))}」不是确切的数字，没有记录。"
+                            f"请发确切的数量，例如：{texts.example(own)}")
     catalogue = catalogue_for(ctx.campaign, ctx.person.department)
     try:
         parsed = parse(text)
@@ -140,8 +141,9 @@ def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool
 
 def _warnings(limits: Limits, items: Sequence[Proposed]) -> list[str]:
     """An amount above the row's usual size (limits.per_unit / per_indicator) is proposed with this warning."""
-    return [f"注意：数量太大了，{p.indicator.name}平时一次不超过{texts.amount(limits.cap(p.indicator), p.indicator.unit)}，"
-            "请核对单位和数字。" for p in items if abs(p.amount) > limits.cap(p.indicator)]
+    return [f"注意：数量太大了，{p.indicator.name}平时一次不超过"
+            f"{texts.amount(limits.cap(p.indicator), p.indicator.unit)}，请核对单位和数字。"
+            for p in items if abs(p.amount) > limits.cap(p.indicator)]
 
 
 def _refuse(ctx: Context, reply: Reply | str) -> list[Reply]:

@@ -1,4 +1,4 @@
-"""Proposals through the core: 确认 books once, 取消 / a new report / 10 minutes drop it, the same text is asked about."""
+"""Proposals through the core: 确认 books once; 取消, a new report or 10 minutes drop it; the same text is asked."""
 
 from __future__ import annotations
 
