@@ -35,7 +35,9 @@ def test_console_books_and_answers(tmp_path: Path) -> None:
 
 def test_counts_survive_a_restart_and_no_line_is_taken_for_a_redelivery(tmp_path: Path) -> None:
     run_bot(tmp_path, "console", "--as", "方广成", stdin="1 3\n")
-    out = run_bot(tmp_path, "console", "--as", "方广成", stdin="1 3\n")
+    # The same text again within 10 minutes is asked about (刚才…已记过同样的内容), then booked on 确认.
+    out = run_bot(tmp_path, "console", "--as", "方广成", stdin="1 3\n确认\n")
+    assert "已记过同样的内容" in out.stdout
     assert "累计 6 件" in out.stdout
 
 
