@@ -80,6 +80,12 @@ class Catalogue:
                       for i in everyone}
         self._texts = {k: (name, *aliases) for k, (name, aliases) in self._keys.items()}
         self._pinyin = {k: tuple(syllables(t) for t in texts) for k, texts in self._texts.items()}
+        self._pairs = {k: tuple(_bigrams(t) for t in texts) for k, texts in self._texts.items()}
+        self._charsets = {k: tuple(frozenset(t) for t in texts) for k, texts in self._texts.items()}
+        self._soundsets = {k: tuple(frozenset(p) for p in sounds) for k, sounds in self._pinyin.items()}
+        self._spelled = {k: tuple("".join(p) for p in sounds) for k, sounds in self._pinyin.items()}
+        self._words = {k: frozenset(w for pair in OPPOSITES for w in pair if w in name)
+                       for k, (name, _) in self._keys.items()}
         # A row's name without one pair's key words: 查处网售药品违法案件 and 移送公安机关的网售药品违法案件 share it.
         self._stems = {(i.key, pair): words.sub("", self._keys[i.key][0]) for i in everyone
                        for pair, words in _PAIR_WORDS.items()}
@@ -89,7 +95,7 @@ class Catalogue:
     def by_index(self, index: int) -> Indicator | None:
         return self.own[index - 1] if 1 <= index <= len(self.own) else None
 
-    def resolve(self, name: str, unit: str | None) -> Resolution:
+    def resolve(self, name: str, unit: str | None, suggest: bool = True) -> Resolution:
         """Find the indicator a name means among the contact's own, with the unit as tie-breaker."""
         # A label copied from the list, 清理网上违法违规信息（万条）, names its unit in brackets.
         name, bracketed = split_unit(name)
@@ -113,7 +119,7 @@ class Catalogue:
         other = self._find(self.others, query)
         if other:
             return Resolution(elsewhere=other[0])
-        return Resolution(suggestions=self.suggest(query))
+        return Resolution(suggestions=self.suggest(query) if suggest else ())
 
     def _find(self, pool: Sequence[Indicator], query: str) -> tuple[Indicator, ...]:
         exact = tuple(i for i in pool if query == self._keys[i.key][0] or query in self._keys[i.key][1])
@@ -125,12 +131,18 @@ class Catalogue:
 
     def consistent(self, query: str, rows: Sequence[Indicator], hint: str = "") -> tuple[Indicator, ...]:
         """Drop rows whose key word contradicts the query's (or, where the query says none, the hint's)."""
-        kept = []
-        for ind in rows:
-            name = self._keys[ind.key][0]
-            if not any(_opposed(query, hint, name, a, b) or _opposed(query, hint, name, b, a) for a, b in OPPOSITES):
-                kept.append(ind)
-        return tuple(kept)
+        banned: set[str] = set()  # key words a row must not carry without the word the message says
+        for a, b in OPPOSITES:
+            said = query if (a in query or b in query) else hint
+            if a in said and b not in said:
+                banned.add(b)
+            elif b in said and a not in said:
+                banned.add(a)
+        if not banned:
+            return tuple(rows)
+        opposite = {w: o for a, b in OPPOSITES for w, o in ((a, b), (b, a))}
+        return tuple(i for i in rows if not any(w in self._words[i.key] and opposite[w] not in self._words[i.key]
+                                               for w in banned))
 
     def _unsaid(self, query: str, ind: Indicator) -> bool:
         return self._unsaid_pair(query, ind) is not None
@@ -166,7 +178,7 @@ class Catalogue:
                 return Resolution(match=found[0]) if own else Resolution(elsewhere=found[0])
             if found:
                 return Resolution(candidates=found) if own else Resolution(elsewhere=found[0])
-        return Resolution(suggestions=self.suggest(query))
+        return Resolution()
 
     def _loose_find(self, pool: Sequence[Indicator], query: str, hint: str) -> tuple[Indicator, ...]:
         pool = self.consistent(query, pool, hint)
@@ -176,18 +188,18 @@ class Catalogue:
         if len(query) < MIN_LOOSE:
             return ()
         spelled = syllables(query)
-        for test in (_subsequence, _pinyin_subsequence):
-            found = tuple(
-                i for i in pool
-                if any(test(query, spelled, text, sounds) for text, sounds in zip(self._texts[i.key],
-                                                                                  self._pinyin[i.key], strict=True))
-            )
-            if found:
-                return self._narrow(query, found, hint)
-        scored = sorted(
-            ((max(fuzz.ratio("".join(spelled), "".join(s)) for s in self._pinyin[i.key]), i) for i in pool),
-            key=lambda pair: -pair[0],
-        )
+        chars, sounds = frozenset(query), frozenset(spelled)
+        # Character sets first: a row lacking one of the query's characters (or sounds) cannot contain it in order.
+        found = tuple(i for i in pool if any(chars <= cs and _in_order(query, t)
+                                             for t, cs in zip(self._texts[i.key], self._charsets[i.key], strict=True)))
+        if not found:
+            found = tuple(i for i in pool if any(sounds <= ss and _in_order(spelled, p) for p, ss in
+                                                 zip(self._pinyin[i.key], self._soundsets[i.key], strict=True)))
+        if found:
+            return self._narrow(query, found, hint)
+        joined = "".join(spelled)
+        scored = sorted(((max(fuzz.ratio(joined, s, score_cutoff=FUZZ_SCORE - FUZZ_MARGIN)
+                              for s in self._spelled[i.key]), i) for i in pool), key=lambda pair: -pair[0])
         if scored and scored[0][0] >= FUZZ_SCORE and (len(scored) == 1 or scored[1][0] <= scored[0][0] - FUZZ_MARGIN):
             return (scored[0][1],)
         return ()
@@ -209,8 +221,7 @@ class Catalogue:
             return ()
         scored = []
         for ind in self.consistent(query, self.own):
-            name, aliases = self._keys[ind.key]
-            score = max(_dice(wanted, _bigrams(n)) for n in (name, *aliases))
+            score = max(_dice(wanted, pairs) for pairs in self._pairs[ind.key])
             if score >= 0.25:
                 scored.append((-score, ind.no, ind))
         return tuple(ind for _, _, ind in sorted(scored)[:limit])
@@ -230,20 +241,13 @@ def _opposed(query: str, hint: str, name: str, word: str, other: str) -> bool:
     return word in said and other not in said and other in name and word not in name
 
 
-def _subsequence(query: str, _spelled: tuple[str, ...], text: str, _sounds: tuple[str, ...]) -> bool:
-    """屏蔽网站 in 屏蔽或关闭网站: every character in order, covering enough of the name."""
+def _in_order(query: Sequence[str], text: Sequence[str]) -> bool:
+    """屏蔽网站 in 屏蔽或关闭网站 (or the same by sound: 屏避网站, 竟争, 投述, 帐号): every part in order,
+    covering enough of the name that a shortened name still says which row it is."""
     if len(query) < LOOSE_SHARE * len(text):
         return False
     it = iter(text)
-    return all(ch in it for ch in query)
-
-
-def _pinyin_subsequence(_query: str, spelled: tuple[str, ...], _text: str, sounds: tuple[str, ...]) -> bool:
-    """The same by sound: 屏避网站, 竟争, 投述, 帐号 are what a pinyin keyboard offers first."""
-    if len(spelled) < LOOSE_SHARE * len(sounds):
-        return False
-    it = iter(sounds)
-    return all(s in it for s in spelled)
+    return all(part in it for part in query)
 
 
 @lru_cache(maxsize=8192)

@@ -157,7 +157,7 @@ def read(text: str, campaign: Campaign, catalogue: Catalogue, department: str = 
         if not fig.name:
             unread.append(fig.source)
             continue
-        res = catalogue.resolve(fig.name, fig.unit if fig.unit in TYPED_UNITS else None)
+        res = catalogue.resolve(fig.name, fig.unit if fig.unit in TYPED_UNITS else None, suggest=False)
         candidates = (res.match,) if res.match is not None else res.candidates or res.unit_misfit
         if not candidates:
             loose = catalogue.loose(fig.name, hint)
