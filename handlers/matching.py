@@ -6,6 +6,7 @@ clear match becomes a list of candidates or suggestions, and nothing is booked.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import unicodedata
 import weakref
@@ -13,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz
 
 from campaign import Campaign, Indicator
@@ -250,9 +250,34 @@ def _in_order(query: Sequence[str], text: Sequence[str]) -> bool:
     return all(part in it for part in query)
 
 
+def _load_pinyin() -> dict[int, str]:
+    """pypinyin's table of character readings (code point -> "lǜ,lù"), loaded alone.
+
+    Importing the pypinyin package also loads its phrase dictionary: half a million small lists that
+    made every full garbage collection of the bot take 0.2 s (a stall in the middle of a report). The
+    reading table is one dict of ints and strings, which the collector never scans.
+    """
+    spec = importlib.util.find_spec("pypinyin")
+    assert spec is not None and spec.submodule_search_locations, "pypinyin is in requirements.txt"
+    path = f"{list(spec.submodule_search_locations)[0]}/pinyin_dict.py"
+    table_spec = importlib.util.spec_from_file_location("_pypinyin_readings", path)
+    assert table_spec is not None and table_spec.loader is not None
+    module = importlib.util.module_from_spec(table_spec)
+    table_spec.loader.exec_module(module)
+    table: dict[int, str] = module.pinyin_dict
+    return table
+
+
+_READINGS = _load_pinyin()
+
+
 @lru_cache(maxsize=8192)
 def _syllable(ch: str) -> str:
-    sound = lazy_pinyin(ch)[0].lower()
+    reading = _READINGS.get(ord(ch))
+    if reading is None:
+        return ch.lower()  # not a Chinese character: itself
+    first = unicodedata.normalize("NFD", reading.split(",")[0])
+    sound = "".join(c for c in first if not unicodedata.combining(c))  # no tones: 诉 sù and 述 shù are near
     for long, short in _FUZZY_INITIALS:
         if sound.startswith(long):
             sound = short + sound[len(long):]
