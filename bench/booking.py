@@ -47,7 +47,7 @@ def sqlite_limit(folder: Path, count: int, synchronous: str = "FULL") -> float:
         conn.close()
 
 
-def book_many(users: Users, count: int, text: str = "1 3") -> float:
+def book_many(users: Users, count: int, text: str | None = None) -> float:
     """Reports per second through Core.handle; every reply must be a confirmation."""
 
     def loop() -> None:

@@ -10,7 +10,7 @@ import itertools
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Connection, text
@@ -54,12 +54,20 @@ class Users:
     people: list[Person]
     prefix: str
     _ids: Iterator[int]
+    _sent: dict[int, int] = field(default_factory=dict)  # reports per contact, to vary the default text
 
     def message(self, n: int, text: str) -> Incoming:
         user = f"{self.prefix}{n % len(self.people)}"
         return Incoming(TRANSPORT, user, user, f"m{next(self._ids)}", text)
 
-    def report(self, n: int, text: str = "1 3") -> list[Reply]:
+    def report(self, n: int, text: str | None = None) -> list[Reply]:
+        """Send a report; by default "1 k", k = 1…100 in turn for each contact, since the same text from the
+        same contact within 10 minutes is asked about (刚才…已记过同样的内容), not booked. 100 is the
+        usual size of the smallest row (万条, 万元)."""
+        if text is None:
+            contact = self.people[n % len(self.people)].id
+            self._sent[contact] = self._sent.get(contact, 0) + 1
+            text = f"1 {(self._sent[contact] - 1) % 100 + 1}"
         return self.app.core.handle(self.message(n, text))
 
 
