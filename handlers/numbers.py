@@ -18,9 +18,11 @@ MAX_DIGITS = 12  # nobody books a trillion of anything; longer input is refused,
 MAX_CHARS = 24  # 九千九百九十九万九千九百九十九 is 15 characters
 _TOKEN = re.compile(r"[0-9]+(?:\.[0-9]+)?|.", re.S)
 # Words that make a figure vague: 十几, 几十, 上百, 约3, 3个左右, 20多, 近百. Such a figure is never booked.
+_COUNTED = "件条个次家户起宗期批吨万元"
 VAGUE = re.compile(
-    r"[十百千万][几多余]|几[十百千万]|上[百千万]|[约近][0-9一二三四五六七八九十百千两]|大约|左右|"
-    r"[0-9][0-9,.]*[多余][件条个次家户起宗期批吨万元]|若干|好几|数[十百千]"
+    rf"[十百千万][几多余]|几[十百千万{_COUNTED}]|上[百千万]|大约|左右|若干|好几|数[十百千]|"
+    rf"[约近][0-9一二三四五六七八九十百千两.]+(?=[{_COUNTED}]|$|[,，。;；\s])|"  # 约3件, 近百条; not 近一周
+    rf"[0-9][0-9,.]*[多余][{_COUNTED}]"
 )
 
 

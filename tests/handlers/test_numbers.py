@@ -65,12 +65,12 @@ def test_no_reading_is_made_up(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["十几件", "几十条", "上百个", "约3件", "3件左右", "20多件", "大约五件", "近百条",
-                                  "若干"])
+                                  "若干", "几件", "约5"])
 def test_vague_figures_are_recognised(text: str) -> None:
     assert VAGUE.search(text)
 
 
 @pytest.mark.parametrize("text", ["查处网络违法案件 12", "每月一周查网红 一次", "约谈平台",
-                                  "检查网络餐饮服务第三方平台 3"])
+                                  "检查网络餐饮服务第三方平台 3", "近一周查处网络违法案件3起", "近期检查网红店5家"])
 def test_clear_figures_are_not_vague(text: str) -> None:
     assert not VAGUE.search(text)
