@@ -5,6 +5,7 @@ environment: config.toml is shared and versioned, and a secret there has leaked.
 
   [wecom]
   member_per_minute = 30   # messages the bot sends one member per minute (config only; WeCom's cap is 30)
+  timeout_seconds = 30     # one API call; a hang past it is retried with backoff
 
 member_per_minute exists for private 政务微信 deployments with another cap, and for load tests against a fake
 WeCom; on public WeCom leave it at 30, since WeCom silently drops what goes over its cap.
@@ -42,7 +43,7 @@ PUBLIC_KEYS = {
 SECRET_KEYS = {"secret": "WECOM_SECRET", "token": "WECOM_TOKEN", "encoding_aes_key": "WECOM_ENCODING_AES_KEY"}
 # Whole-number tuning keys, config.toml only, with their defaults and allowed ranges.
 MEMBER_PER_MINUTE = 30  # WeCom's per-member cap for application messages
-NUMBER_KEYS = {"member_per_minute": (MEMBER_PER_MINUTE, 1, 100_000)}
+NUMBER_KEYS = {"member_per_minute": (MEMBER_PER_MINUTE, 1, 100_000), "timeout_seconds": (30, 1, 120)}
 REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
 
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
@@ -62,6 +63,7 @@ class WeComSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     member_per_minute: int = MEMBER_PER_MINUTE
+    timeout_seconds: int = 30  # one API call; a hang past it is retried (bot/delivery.py)
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         host=host,
         port=port,
         member_per_minute=_config_number(campaign, section, "member_per_minute"),
+        timeout_seconds=_config_number(campaign, section, "timeout_seconds"),
     )
 
 

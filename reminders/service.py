@@ -17,11 +17,12 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.app import App
+from bot.delivery import Courier, Undeliverable
 from bot.transport import Transport
 from handlers.messages import Reply
 from reminders.dispatch import enqueue_planned, notify_admins, useful_until, work_calendar
 from reminders.plan import Planned, build_plan
-from store import outbox
+from store import outbox, reach
 
 log = logging.getLogger(__name__)
 SEND_INTERVAL = dt.timedelta(seconds=5)
@@ -41,6 +42,7 @@ class ReminderService:
             job_defaults={"misfire_grace_time": self.grace_seconds, "coalesce": True, "max_instances": 1},
         )
         self._sending = asyncio.Lock()
+        self.courier = Courier(app)
 
     def plan(self) -> list[Planned]:
         with self.app.db.session() as s:
@@ -97,22 +99,53 @@ class ReminderService:
         await self.send_due()
 
     async def send_due(self) -> int:
-        """Send every due outbox message through its transport; failures are retried with backoff."""
+        """Send every due outbox message through its transport, a few claims at a time.
+
+        Each claim carries a lease (store/outbox.py): a crash strands only the few rows in hand, and another
+        instance (or the restart) takes them again once the lease runs out. The transports retry transient
+        failures themselves (bot/delivery.py); what still fails is put back with backoff, and a recipient the
+        platform refuses for good is reported to the admins once. The database work runs off the event loop.
+        """
+        sent = 0
         async with self._sending:
-            now = self.app.now()
-            with self.app.db.session() as s:
-                items = outbox.claim_due(s, now, set(self.transports))
-            for item in items:
-                try:
-                    await self.transports[item.transport].send(item.chat_id, Reply(item.text))
-                except Exception as exc:
-                    log.warning("outbox %s: send failed (attempt %d): %s", item.key, item.attempts, exc)
-                    with self.app.db.session() as s:
-                        outbox.mark_failed(s, item, self.app.now(), repr(exc))
-                    continue
-                with self.app.db.session() as s:
-                    outbox.mark_sent(s, item.id, self.app.now())
-            return len(items)
+            while True:
+                items = await asyncio.to_thread(self._claim)
+                if not items:
+                    return sent
+                for item in items:
+                    sent += await self._send_one(item)
+
+    def _claim(self) -> list[outbox.Outgoing]:
+        with self.app.db.session() as s:
+            return outbox.claim_due(s, self.app.now(), set(self.transports))
+
+    async def _send_one(self, item: outbox.Outgoing) -> int:
+        try:
+            await self.transports[item.transport].send(item.chat_id, Reply(item.text))
+        except Undeliverable as exc:
+            log.warning("outbox %s: %s refuses %s: %s", item.key, item.transport, item.chat_id, exc.reason)
+            await asyncio.to_thread(self._refused, item, exc.reason)
+            return 0
+        except Exception as exc:
+            log.warning("outbox %s: send failed (attempt %d): %s", item.key, item.attempts, exc)
+            await asyncio.to_thread(self._failed, item, repr(exc))
+            return 0
+        await asyncio.to_thread(self._sent, item)
+        return 1
+
+    def _sent(self, item: outbox.Outgoing) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_sent(s, item.id, self.app.now())
+            reach.clear(s, item.transport, item.chat_id)
+
+    def _failed(self, item: outbox.Outgoing, error: str) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_failed(s, item, self.app.now(), error)
+
+    def _refused(self, item: outbox.Outgoing, reason: str) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_refused(s, item.id, self.app.now(), reason)
+        self.courier.refused(item.transport, item.chat_id, reason)
 
 
 def reminder_service() -> Callable[[App, dict[str, Transport]], Awaitable[Callable[[], Awaitable[None]]]]:
