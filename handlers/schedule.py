@@ -12,7 +12,7 @@ from handlers.dates import DateError, find_dates
 from handlers.messages import Reply
 from reminders.dispatch import missing_departments, route, work_calendar
 from reminders.plan import build_plan, wanghong_week
-from store import directory, outbox
+from store import directory, outbox, reach
 from store.models import CalendarDay
 
 
@@ -29,8 +29,9 @@ def _since(ctx: Context) -> dt.date:
 def progress(ctx: Context) -> list[Reply]:
     """List the departments that have booked nothing since the last deadline."""
     since = _since(ctx)
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         missing = missing_departments(s, ctx.campaign, since)
+        refused = _refused_names(ctx, s)
     reporting = [d for d in ctx.campaign.departments if d.group is not None]
     lines = [f"报数进度（自{since.month}月{since.day}日以来）："]
     if missing:
@@ -40,8 +41,20 @@ def progress(ctx: Context) -> list[Reply]:
     upcoming = [d for d in ctx.campaign.deadlines if d.date >= _today(ctx)]
     if upcoming:
         lines.append(f"下一个截止：{texts.day(upcoming[0].date)} {upcoming[0].title}")
+    if refused:
+        lines.append("收不到机器人消息的（已屏蔽机器人或不在应用可见范围）：" + "、".join(refused))
     lines.append("发“通知 单位 内容”提醒某个单位，例如：通知 公安局 请今天登记数据。")
     return [Reply("\n".join(lines))]
+
+
+def _refused_names(ctx: Context, session: Session) -> list[str]:
+    names: list[str] = []
+    for transport, chat_id, contact_id in reach.refused(session):
+        person = directory.person(session, contact_id) if contact_id is not None else None
+        label = f"{person.name}（{ctx.campaign.department(person.department).short}）" if person else chat_id
+        if label not in names:
+            names.append(label)
+    return names
 
 
 def deadlines(ctx: Context) -> list[Reply]:
@@ -54,7 +67,7 @@ def deadlines(ctx: Context) -> list[Reply]:
         if d.date >= today and (d.audience == "all" or city):
             lines.append(f"· {texts.day(d.date)}前：{d.title}，报{d.recipient}")
     if dep in ctx.campaign.wanghong.departments:
-        with ctx.db.session() as s:
+        with ctx.db.read() as s:
             calendar = work_calendar(ctx.campaign, s)
         weeks = [p for p in build_plan(ctx.campaign, calendar) if p.kind == "wanghong-start" and p.day >= today]
         for p in weeks[:2]:
