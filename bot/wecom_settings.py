@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from campaign import Campaign
+from campaign.config import did_you_mean
 from campaign.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -76,9 +77,8 @@ class _Value:
         return ConfigError(self.path, self.key, reason)
 
 
-def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
-    """The WeCom settings, or None when WeCom is not (fully) configured. Raises ConfigError on bad values."""
-    env = os.environ if environ is None else environ
+def check_section(campaign: Campaign) -> Mapping[str, Any]:
+    """[wecom] in config.toml holds only known keys of the right type, and no secret: checked at every start."""
     section: Mapping[str, Any] = campaign.sections.get("wecom", {})
     for key in section:
         if key in SECRET_KEYS:
@@ -87,11 +87,19 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         if key in NUMBER_KEYS:
             continue  # checked below
         if key not in PUBLIC_KEYS:
-            known = ", ".join(sorted({*PUBLIC_KEYS, *NUMBER_KEYS}))
-            raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {known}")
+            raise ConfigError(campaign.path, f"wecom.{key}", did_you_mean(key, {*PUBLIC_KEYS, *NUMBER_KEYS}))
         raw, number = section[key], key == "agent_id"
         if isinstance(raw, bool) or not isinstance(raw, str | int) or (isinstance(raw, int) and not number):
             raise ConfigError(campaign.path, f"wecom.{key}", "must be a number" if number else "must be a string")
+    for key in NUMBER_KEYS:
+        _config_number(campaign, section, key)
+    return section
+
+
+def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
+    """The WeCom settings, or None when WeCom is not (fully) configured. Raises ConfigError on bad values."""
+    env = os.environ if environ is None else environ
+    section = check_section(campaign)
     values: dict[str, _Value] = {}
     for key, var in {**PUBLIC_KEYS, **SECRET_KEYS}.items():
         if env.get(var, "").strip():
