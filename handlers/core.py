@@ -32,8 +32,9 @@ class Core:
         self.campaign = campaign
         self.db = db
         self.clock = clock
-        # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
-        self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
+        # Where messages the bot starts (broadcasts) can go: the transports actually running, set by the runner.
+        # Empty in the console and the CLI, so that 通知 never claims a delivery nothing would make.
+        self.transports: frozenset[str] = frozenset()
         self.throttle = Throttle(campaign.limits.user_per_second, campaign.limits.user_burst)
         self.commands: dict[str, Handler] = {
             "start": views.start,

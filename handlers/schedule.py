@@ -49,7 +49,7 @@ def progress(ctx: Context) -> list[Reply]:
 
 def _refused_names(ctx: Context, session: Session) -> list[str]:
     names: list[str] = []
-    for transport, chat_id, contact_id in reach.refused(session):
+    for _transport, chat_id, contact_id in reach.refused(session):
         person = directory.person(session, contact_id) if contact_id is not None else None
         label = f"{person.name}（{ctx.campaign.department(person.department).short}）" if person else chat_id
         if label not in names:
@@ -87,22 +87,29 @@ def notify(ctx: Context) -> list[Reply]:
     if not body:
         return [Reply("格式：通知 内容（发给所有联系人），或 通知 单位 内容，例如：通知 公安局 请今天登记数据。")]
     text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
+    if not ctx.transports:
+        # The console, or `run` with no platform configured: nothing would carry the message.
+        return [Reply("现在没有运行中的聊天通道（Telegram、企业微信），通知发不出去，也没有保存。"
+                      "请在机器人正式运行时再发。")]
+    local = ctx.now.astimezone(ctx.campaign.tz)
+    # A broadcast is news of the day: one that could not go out today is dropped (and reported), never stale.
+    expires = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), ctx.campaign.tz)
     sent, unreachable = 0, []
     with ctx.db.session() as s:
         for person in directory.people(s):
             if person.id == ctx.person.id or (dep is not None and person.department != dep.key):
                 continue
             chat = route(s, person, ctx.transports)
-            if chat is None:
+            if chat is None or reach.is_refused(s, *chat):
                 unreachable.append(person.name)
                 continue
             key = f"notify:{ctx.msg.transport}:{ctx.msg.chat_id}:{ctx.msg.message_id}#{person.id}"
             sent += outbox.enqueue(s, key=key, contact_id=person.id, transport=chat[0], chat_id=chat[1], text=text,
-                                   now=ctx.now)
+                                   now=ctx.now, expires_at=expires)
     who = dep.short if dep is not None else "所有联系人"
-    reply = f"已通知{who}：{sent}人。"
+    reply = f"已通知{who}：{sent}人（今天内送达，过期不再发送）。"
     if unreachable:
-        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+        reply += f"\n收不到的（没有绑定聊天、不在运行中的通道上或已屏蔽机器人）：{'、'.join(unreachable)}。"
     return [Reply(reply)]
 
 

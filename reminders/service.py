@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
 
 from bot.app import App
 from bot.delivery import Courier, Undeliverable
@@ -22,7 +23,7 @@ from bot.transport import Transport
 from handlers.messages import Reply
 from reminders.dispatch import enqueue_planned, notify_admins, useful_until, work_calendar
 from reminders.plan import Planned, build_plan
-from store import outbox, reach
+from store import directory, outbox, reach
 
 log = logging.getLogger(__name__)
 SEND_INTERVAL = dt.timedelta(seconds=5)
@@ -116,8 +117,30 @@ class ReminderService:
                     sent += await self._send_one(item)
 
     def _claim(self) -> list[outbox.Outgoing]:
+        now = self.app.now()
         with self.app.db.session() as s:
-            return outbox.claim_due(s, self.app.now(), set(self.transports))
+            dropped = outbox.expire_stale(s, now)
+            if dropped:
+                self._report_dropped(s, dropped, now)
+            lease = dt.timedelta(seconds=self.app.campaign.reminders.lease_seconds)
+            return outbox.claim_due(s, now, set(self.transports), lease=lease)
+
+    def _report_dropped(self, session: Session, dropped: list[outbox.Outgoing], now: dt.datetime) -> None:
+        """Tell the admins which broadcasts went stale before they could be sent, once per broadcast."""
+        by_broadcast: dict[str, list[outbox.Outgoing]] = {}
+        for item in dropped:
+            if item.key.startswith("notify:"):
+                by_broadcast.setdefault(item.key.partition("#")[0], []).append(item)
+        for key, items in by_broadcast.items():
+            names = []
+            for item in items:
+                person = directory.person(session, item.contact_id) if item.contact_id is not None else None
+                names.append(person.name if person else item.chat_id)
+            first = items[0].text.splitlines()[0]
+            note = f"{first}：到期前没能送达，已不再发送（{len(names)}人）：{'、'.join(names)}。"
+            log.warning("broadcast %s expired for %d recipients", key, len(names))
+            notify_admins(session, self.app.campaign, key=f"expired:{key}", text=note, now=now,
+                          transports=set(self.transports))
 
     async def _send_one(self, item: outbox.Outgoing) -> int:
         try:

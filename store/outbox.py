@@ -59,12 +59,7 @@ def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: i
     crashed or hung): then it is taken again. The claim is a conditional UPDATE on the row's status and
     lease as read, so of two instances racing for a row exactly one wins it.
     """
-    expired = session.scalars(
-        select(OutboxRow.id).where(OutboxRow.status.in_(("pending", "sending")), OutboxRow.expires_at < now,
-                                   or_(OutboxRow.status == "pending", OutboxRow.lease_until < now))
-    ).all()
-    if expired:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(expired)).values(status="expired"))
+    expire_stale(session, now)
     due = or_(
         and_(OutboxRow.status == "pending", OutboxRow.not_before <= now),
         and_(OutboxRow.status == "sending", OutboxRow.lease_until < now),
@@ -88,13 +83,16 @@ def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: i
     return taken
 
 
-def expired_since(session: Session, since: dt.datetime, prefix: str = "") -> list[tuple[str, int | None]]:
-    """(key, contact) of rows dropped as stale since a moment, for the report to admins."""
-    query = select(OutboxRow.key, OutboxRow.contact_id).where(OutboxRow.status == "expired",
-                                                              OutboxRow.expires_at >= since)
-    if prefix:
-        query = query.where(OutboxRow.key.startswith(prefix))
-    return [(k, c) for k, c in session.execute(query.order_by(OutboxRow.id))]
+def expire_stale(session: Session, now: dt.datetime) -> list[Outgoing]:
+    """Drop rows past their expiry that are not out (a claim in hand is left to its sender); return them, so
+    that the caller can report what was dropped: a stale message is never sent."""
+    rows = session.scalars(
+        select(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")), OutboxRow.expires_at < now,
+                                or_(OutboxRow.status == "pending", OutboxRow.lease_until < now))
+    ).all()
+    if rows:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])).values(status="expired"))
+    return [Outgoing(r.id, r.key, r.transport, r.chat_id, r.text, r.attempts, r.contact_id) for r in rows]
 
 
 def mark_sent(session: Session, row_id: int, now: dt.datetime) -> None:

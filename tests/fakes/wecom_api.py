@@ -12,10 +12,10 @@ import hashlib
 import itertools
 import json
 import threading
-from collections import deque
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
