@@ -76,6 +76,7 @@ class FakeWeComApi:
         self.refuse: set[str] = set()
         self.hang_seconds = 5.0
         self.dropped = threading.Event()  # set (and release consulted) by hold_and_drop()
+        self.held = 0  # message/send calls waiting for release right now
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -126,6 +127,12 @@ class FakeWeComApi:
         self.dropped.set()
         self.release.clear()
 
+    def wait_held(self, timeout: float = 15.0) -> None:
+        """Wait until a message/send call is being held back (the bot is in the middle of a send)."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.held > 0, timeout):
+                raise AssertionError(f"WeCom API: no send held within {timeout} s")
+
     def wait_for(self, found: Callable[[list[ApiCall]], T | None], timeout: float = 15.0) -> T:
         """Wait until found(calls) is truthy and return it; fail after timeout seconds."""
         with self.changed:
@@ -160,13 +167,21 @@ class FakeWeComApi:
             answer = self._gettoken(call)
         elif path == "message/send":
             held = not self.release.is_set()
+            drop = held and self.dropped.is_set()  # decided now: the test may clear it right after releasing
+            if held:
+                with self.changed:
+                    self.held += 1
+                    self.changed.notify_all()
             self.release.wait(30)
+            if held:
+                with self.changed:
+                    self.held -= 1
             call.body = json.loads(body)
             with self.changed:
                 fault = self.faults.popleft() if self.faults else ""
                 if call.touser in self.refuse:
                     fault = "81013"
-                if held and self.dropped.is_set():
+                if drop:
                     fault = "-1"
             if fault in ("500", "hang"):
                 if fault == "hang":
