@@ -78,7 +78,7 @@ class Core:
             # Groups see no counts: only help is answered there.
             return [Reply(texts.GROUP_HELP)] if command and command.name in ("help", "start") else []
         now = self.clock()
-        with self.db.session() as s:
+        with self.db.read() as s:
             person = directory.bound_person(s, msg.transport, msg.sender_id)
         greeting: list[Reply] = []
         if person is None:
