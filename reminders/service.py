@@ -72,7 +72,7 @@ class ReminderService:
         return late
 
     async def start(self) -> None:
-        late = self.schedule()
+        late = await asyncio.to_thread(self.schedule)
         self.scheduler.add_job(self._replan, CronTrigger(hour=0, minute=5), id="replan", replace_existing=True)
         self.scheduler.add_job(self.send_due, IntervalTrigger(seconds=SEND_INTERVAL.total_seconds()), id="outbox",
                                replace_existing=True)
