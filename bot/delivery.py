@@ -114,8 +114,9 @@ class Courier:
     def __init__(self, app: App) -> None:
         self.app = app
 
-    async def reply(self, transport: str, chat_id: str, reply: Reply, send: Callable[[], Awaitable[None]], *,
-                    key: str, received: dt.datetime) -> bool:
+    async def reply(self, transport: str, chat_id: str, reply: Reply, send: Callable[[], Awaitable[object]], *,
+                    key: str, received: dt.datetime, classify: Classifier) -> bool:
+        """Raises what is neither transient nor permanent (a malformed request): keeping it would not help."""
         try:
             await send()
             return True
@@ -127,6 +128,8 @@ class Courier:
                 log.exception("%s: could not record the refused chat %s", transport, chat_id)
             return True
         except Exception as exc:
+            if classify(exc) != "transient":
+                raise
             log.warning("%s reply %s to %s failed after retries (%s); kept for later", transport, key, chat_id, exc)
         try:
             await asyncio.to_thread(self.keep_late, transport, chat_id, reply, key, received)

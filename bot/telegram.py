@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Coroutine
 from typing import Any
@@ -28,7 +29,8 @@ from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, Re
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.app import App
-from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver
+from bot.delivery import Courier
+from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver, verdict
 from bot.telegram_settings import TelegramSettings, load_settings, redact_in_logs
 from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
@@ -103,6 +105,7 @@ class TelegramTransport:
         self._offset: int | None = None  # the next getUpdates offset: one past the last update handled
         self._polling: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.courier = Courier(app)
 
     async def start(self) -> None:
         """Check the token (getMe), set the command menu, then poll or listen."""
@@ -246,10 +249,24 @@ class TelegramTransport:
         msg = incoming(message, user)
         if message.document is not None and msg.private:
             msg = await self._with_document(msg, message)
+        received = self.app.now()
         replies = await asyncio.to_thread(self.app.core.handle, msg)
         # A contact card or a binding code is how strangers get in: once in, the contact button goes.
         registering = msg.private and (msg.contact is not None or code_in(msg.text) is not None)
-        await deliver(context.bot, message.chat_id, replies, self.choices, remove_keyboard=registering)
+        await self._send_all(context.bot, message.chat_id, replies, msg, received, remove_keyboard=registering)
+
+    async def _send_all(self, bot: Any, chat_id: int, replies: list[Reply], msg: Incoming, received: dt.datetime,
+                        *, remove_keyboard: bool = False) -> None:
+        """Each reply through the one delivery path: sent with retries, else kept and sent late, or the chat is
+        reported unreachable (the user blocked the bot)."""
+        remove = remove_keyboard and not any(r.request_contact for r in replies)
+        for n, reply in enumerate(replies):
+            this_one = remove and bool(reply.text) and not reply.choices
+            remove = remove and not this_one
+            send = functools.partial(deliver, bot, chat_id, [reply], self.choices, remove_keyboard=this_one)
+            await self.courier.reply(TRANSPORT, reply.chat_id or str(chat_id), reply, send,
+                                     key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received,
+                                     classify=verdict)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Explain that editing a sent message changes no count."""
@@ -272,15 +289,21 @@ class TelegramTransport:
         if await asyncio.to_thread(self._booked, msg):
             await query.answer(ALREADY)  # a second press: the outcome is already on screen
             return
+        received = self.app.now()
         replies = await asyncio.to_thread(self.app.core.handle, msg)
-        await query.answer()
+        try:
+            await query.answer()
+        except TelegramError as exc:  # "query is too old" after a late press: the booking stands, confirm it
+            log.info("callback query for %s not answered: %s", msg.message_id, exc)
         outcome, rest = merge_outcome(f"已选择：{pressed_label(message, query.data or '')}", replies)
         try:
             await message.edit_text(outcome)  # also takes the buttons away
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
-                raise
-        await deliver(context.bot, message.chat_id, rest, self.choices)
+                # The keyboard message cannot be changed (too old, deleted): the outcome comes as a message.
+                log.info("keyboard message %s not edited: %s", message.message_id, exc)
+                rest = [Reply(outcome), *rest]
+        await self._send_all(context.bot, message.chat_id, rest, msg, received)
 
     def _booked(self, msg: Incoming) -> bool:
         with self.app.db.read() as s:

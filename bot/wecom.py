@@ -22,7 +22,7 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from bot.app import App
 from bot.delivery import Courier
-from bot.wecom_api import WeComApi, split_text
+from bot.wecom_api import WeComApi, split_text, verdict
 from bot.wecom_limit import KeyedLocks, MemberLimiter
 from bot.wecom_settings import CALLBACK_PATH, WeComSettings, load_settings
 from handlers.messages import Incoming, Reply
@@ -269,9 +269,12 @@ class WeComTransport:
                 target = reply.chat_id or msg.chat_id
                 # Sent (with retries), or kept in the outbox and sent late with a note: never silence after a
                 # booking, which would make the member report again.
-                safe &= await self.courier.reply(
-                    TRANSPORT, target, reply, functools.partial(self.send, target, reply),
-                    key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received)
+                try:
+                    safe &= await self.courier.reply(
+                        TRANSPORT, target, reply, functools.partial(self.send, target, reply),
+                        key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received, classify=verdict)
+                except Exception:  # refused as malformed: sending it again would fail again
+                    log.exception("WeCom reply to %s for message %s failed", target, msg.message_id)
             if row_id is not None and safe:
                 # Only now: a reply neither sent nor kept leaves the row unhandled, answered at the next start
                 # (the booking is not repeated: its unique key).
