@@ -8,10 +8,13 @@ admins once and shown in 进度.
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
+import openpyxl
 import pytest
 
 from tests.bot.test_telegram_e2e import CODE, TgUser, registered, start_bot
@@ -76,3 +79,57 @@ def test_a_user_who_blocked_the_bot_is_reported_once_and_shown_in_progress(bot: 
     progress = admin.wait("报数进度", admin.say("进度"))
     assert "收不到机器人消息的" in progress.text and "方广成" in progress.text
     assert len([c for c in api.since(mark) if "消息无法送达" in c.text]) == 1
+
+
+def _admin(api: FakeBotApi, bot: BotProcess, user_id: int, name: str = "张秀齐") -> TgUser:
+    cli = subprocess.run([sys.executable, "-m", "bot", "invite", name], cwd=PROJECT, env=bot.env,
+                         capture_output=True, text=True, timeout=60)
+    code = CODE.search(cli.stdout)
+    assert cli.returncode == 0 and code, cli.stderr
+    admin = TgUser(api, user_id)
+    admin.wait(f"{name}（市市场监管局），您好", admin.say(code.group()))
+    return admin
+
+
+def _contact_list() -> bytes:
+    sheet = openpyxl.Workbook()
+    ws = sheet.active
+    assert ws is not None
+    ws.append(["单位", "姓名", "部门", "联系方式", "传真", "电子邮箱"])
+    ws.append(["市公安局", "钱多", "网安支队", "13800000078", "", ""])
+    buffer = io.BytesIO()
+    sheet.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_slow_file_never_keeps_other_users_waiting_and_one_users_messages_stay_in_order(
+    bot: BotProcess, api: FakeBotApi
+) -> None:
+    """Before, updates were handled one at a time: while one admin's file downloaded (or a 1M-row rejection
+    report went out), every other contact waited."""
+    admin = _admin(api, bot, 2005)
+    other = registered(api, 2006, "13385099438", "省药监局三明办")  # 陈明栋
+    gate = threading.Event()
+    api.slow_files[f"f{admin.id}-{len(api.files)}"] = gate
+    try:
+        mark = admin.send_document("名单.xlsx", _contact_list())
+        later = admin.say("/total")  # the same user: answered only after the file
+        other.wait("累计", other.say("/total"))  # another user: answered while the file is still downloading
+        assert not [c for c in api.since(mark) if c.chat_id == admin.id and c.method == "sendMessage"]
+    finally:
+        gate.set()
+    report = admin.wait("新增1人", mark)
+    total = admin.wait("各单位报数情况", later)
+    assert api.calls.index(report) < api.calls.index(total)
+
+
+def test_a_document_without_file_size_is_size_checked_while_downloading(bot: BotProcess, api: FakeBotApi) -> None:
+    admin = _admin(api, bot, 2007, "王永辉")
+    file_id = f"f{admin.id}-{len(api.files)}"
+    api.unsized.add(file_id)
+    mark = api.mark()
+    admin.api.files[file_id] = b"PK" + b"\0" * (11 * 2**20)
+    admin._send({"document": {"file_id": file_id, "file_unique_id": file_id, "file_name": "名单.xlsx"}})
+    refusal = admin.wait("文件太大", mark)
+    assert "10MB" in refusal.text
+    assert "Traceback" not in bot.log()
