@@ -100,12 +100,13 @@ class Entry(Base):
 
 
 class Invite(Base):
-    """A one-time binding code an admin made for a contact. Only the code's SHA-256 hash is kept."""
+    """A one-time binding code an admin made for a contact. Only the code's HMAC (keyed by BOT_SECRET) is kept."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hashing: Mapped[str] = mapped_column(String(10), default="hmac")  # "sha256": made before the HMAC
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # None: made on the command line
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
