@@ -48,9 +48,12 @@ def test_0007_keeps_outbox_rows_and_old_codes(blank_url: str) -> None:
     db = Database(blank_url)
     try:
         _upgrade(db, "0005")
-        # Times as the app stores them: naive UTC text on SQLite (SQLAlchemy's format), aware on PostgreSQL.
-        at = (lambda t: t.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")) if db.dialect == "sqlite" else (
-            lambda t: t)
+        sqlite = db.dialect == "sqlite"
+
+        def at(moment: dt.datetime) -> object:
+            """A time as the app stores it: naive UTC text on SQLite (SQLAlchemy's format), aware on PostgreSQL."""
+            return moment.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else moment
+
         with db.engine.begin() as conn:
             conn.execute(text("INSERT INTO departments (id, key, name, short) VALUES (1, 'gaj', '市公安局', '公安局')"))
             conn.execute(text("INSERT INTO contacts (id, department_id, name, section, mobile, office, fax, email,"
