@@ -85,13 +85,18 @@ def load_settings(campaign: Campaign) -> TelegramSettings | None:
         return None
     base_url = os.environ.get("TELEGRAM_BASE_URL", "").strip() or _text(campaign, section, "base_url")
     file_url = os.environ.get("TELEGRAM_BASE_FILE_URL", "").strip() or _text(campaign, section, "base_file_url")
+    webhook_url = _text(campaign, section, "webhook_url")
+    if webhook_url and not os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip():
+        logging.getLogger(__name__).warning(
+            "TELEGRAM_WEBHOOK_SECRET is not set: a random secret is used for this start only; set it when several "
+            "instances serve the webhook")
     if base_url and not file_url and base_url.endswith("/bot"):
         file_url = base_url.removesuffix("/bot") + "/file/bot"  # the layout of telegram-bot-api servers
     return TelegramSettings(
         token=token,
         base_url=base_url or DEFAULT_BASE_URL,
         base_file_url=file_url or DEFAULT_BASE_FILE_URL,
-        webhook_url=_text(campaign, section, "webhook_url"),
+        webhook_url=webhook_url,
         listen=_text(campaign, section, "listen") or "127.0.0.1",
         port=_number(campaign, section, "port", 8443, 1, 65535),
         webhook_secret=webhook_secret(os.environ),
