@@ -27,9 +27,20 @@ class App:
         self.db.dispose()
 
 
+def check_sections(campaign: Campaign) -> None:
+    """The sections other modules read, checked at start like the rest: a typo there must not wait for `run`."""
+    from bot import telegram_settings, wecom_settings  # no platform library: only their key checks
+    from reminders.calendar import calendar_from_config
+
+    telegram_settings.check_section(campaign)
+    wecom_settings.check_section(campaign)
+    calendar_from_config(campaign.sections.get("calendar"), campaign.path)
+
+
 def build_app(config: Path | str | None = None, url: str | None = None, clock: Clock = system_clock) -> App:
     """Read config, open and migrate the database, seed departments and contacts."""
     campaign = load_campaign(config)
+    check_sections(campaign)
     db = Database(url or database_url(campaign.database_url))
     db.migrate()
     with db.session() as s:

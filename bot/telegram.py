@@ -3,13 +3,14 @@
 Each Telegram message becomes one handlers.messages.Incoming whose message id is Telegram's, so a
 redelivered update books nothing twice. A pressed button sends its choice as a message of its own, keyed
 by the message that carried the keyboard, so a second press on that keyboard books nothing either.
-Updates are handled one at a time (PTB's default): a user's messages are booked in the order sent.
+Updates are handled concurrently across users (a slow file or export never keeps the others waiting) and one
+at a time per user, in the order sent.
 
 Long polling is our own loop, not PTB's Updater. The getUpdates offset is Telegram's acknowledgement:
 updates below it are deleted for good. The Updater sends the next offset as soon as it has *queued* a
 batch, before any handler ran, so a crash (SIGKILL, OOM, power cut) lost updates Telegram considered
-delivered. Here the offset passes an update only after its handler has finished (booked and answered):
-delivery is at least once, and the ledger's unique message key makes it exactly once.
+delivered. Here the offset passes an update only after its handler has finished (booked and answered), and never
+passes one still in hand: delivery is at least once, and the ledger's unique message key makes it exactly once.
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
+import httpx
 from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot.app import App
-from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver
+from bot.delivery import Courier
+from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver, verdict
 from bot.telegram_settings import TelegramSettings, load_settings, redact_in_logs
 from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
+from bot.wecom_limit import KeyedLocks
 from handlers.invites import code_in
 from handlers.messages import Attachment, Incoming, Reply, SharedContact
 from store import ledger
@@ -55,10 +60,13 @@ GROUP_COMMANDS = (("help", "帮助：请在与我的私聊中报数"),)
 APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，请先发“记录”看是否已记上，再决定是否重发。"
 EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
 MAX_DOCUMENT = 10 * 1024 * 1024  # a contact list is a few kB; nothing bigger is downloaded
+TOO_BIG = f"文件太大（超过{MAX_DOCUMENT // 2**20}MB），没有读取。联系人名单只需一个小的 .xlsx 表格。"
 STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
 ALREADY = "已经记过了，不会重复计数。"
 BOOTSTRAP_RETRIES = 3  # deleteWebhook at start, as PTB's bootstrap_retries
 MAX_POLL_DELAY = 30.0  # seconds between getUpdates attempts while Telegram cannot be reached
+MAX_IN_HAND = 64  # updates being handled at once (different users); more wait for a slot
+RECHECK = 0.5  # seconds: while an update is in hand, getUpdates returns it again at once; ask at this pace
 
 PTBApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -103,6 +111,12 @@ class TelegramTransport:
         self._offset: int | None = None  # the next getUpdates offset: one past the last update handled
         self._polling: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self.courier = Courier(app)
+        self._in_hand: dict[int, asyncio.Task[None]] = {}  # update id -> its handling
+        self._done: set[int] = set()  # handled, but below an update still in hand: not acknowledged yet
+        self._fetched = -1  # the highest update id fetched
+        self._slots = asyncio.Semaphore(MAX_IN_HAND)
+        self._per_user = KeyedLocks()
 
     async def start(self) -> None:
         """Check the token (getMe), set the command menu, then poll or listen."""
@@ -175,12 +189,40 @@ class TelegramTransport:
             if updates is None:  # stopping
                 break
             failures = 0
+            new = 0
             for update in updates:
-                await self._handle(update)
-                # Only now may Telegram forget this update: the next getUpdates carries the new offset.
-                self._offset = update.update_id + 1
+                if update.update_id in self._in_hand or update.update_id in self._done:
+                    continue  # fetched again because an earlier one is still in hand
+                if update.update_id < (self._offset or 0):
+                    continue
+                new += 1
+                await self._slots.acquire()
+                self._fetched = max(self._fetched, update.update_id)
+                task = asyncio.create_task(self._handle_in_order(update), name=f"update-{update.update_id}")
+                self._in_hand[update.update_id] = task
+                task.add_done_callback(functools.partial(self._finished, update.update_id))
                 if self._stopping.is_set():
                     break  # the rest stays unacknowledged and comes again at the next start
+            if self._in_hand and not new:
+                # Everything fetched is in hand: wait for one to finish (or a moment, for other users' news).
+                await asyncio.wait([*self._in_hand.values()], timeout=RECHECK, return_when=asyncio.FIRST_COMPLETED)
+        if self._in_hand:  # stopping: finish what is in hand, so that it can be acknowledged
+            await asyncio.wait([*self._in_hand.values()], timeout=10.0)
+
+    def _finished(self, update_id: int, _task: asyncio.Task[None]) -> None:
+        """Move the offset past every update handled, but never past one still in hand."""
+        self._slots.release()
+        del self._in_hand[update_id]
+        self._done.add(update_id)
+        offset = min(self._in_hand) if self._in_hand else self._fetched + 1
+        self._offset = offset
+        self._done = {u for u in self._done if u >= offset}
+
+    async def _handle_in_order(self, update: Update) -> None:
+        user = update.effective_user
+        key = str(user.id) if user is not None else f"update-{update.update_id}"
+        async with self._per_user.hold(key):  # one user's updates one at a time, in the order fetched
+            await self._handle(update)
 
     async def _handle(self, update: Update) -> None:
         try:
@@ -229,14 +271,21 @@ class TelegramTransport:
         except TelegramError as exc:  # the menu is a convenience: the bot works without it
             log.warning("could not set the command menu: %s", exc)
 
-    async def _with_document(self, msg: Incoming, message: Message) -> Incoming:
-        """Fetch a file sent in a private chat (an admin's contact list) so the core can read it."""
+    async def _with_document(self, msg: Incoming, message: Message) -> Incoming | None:
+        """Fetch a file sent in a private chat (an admin's contact list) so the core can read it; None when it
+        is too big. The size is checked as Telegram states it, and again while downloading: a document without
+        file_size is never read past MAX_DOCUMENT."""
         document = message.document
         assert document is not None
         if (document.file_size or 0) > MAX_DOCUMENT:
-            return msg  # the core answers a document it did not get with its usual reply
-        data = await (await document.get_file()).download_as_bytearray()
-        return dataclasses.replace(msg, document=Attachment(document.file_name or "file", bytes(data)))
+            return None
+        file = await document.get_file()
+        if (file.file_size or 0) > MAX_DOCUMENT or not file.file_path:
+            return None
+        data = await download_capped(file.file_path, MAX_DOCUMENT)
+        if data is None:
+            return None
+        return dataclasses.replace(msg, document=Attachment(document.file_name or "file", data))
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand one message to the core and send its replies."""
@@ -245,11 +294,29 @@ class TelegramTransport:
             return
         msg = incoming(message, user)
         if message.document is not None and msg.private:
-            msg = await self._with_document(msg, message)
+            fetched = await self._with_document(msg, message)
+            if fetched is None:
+                await self._send_all(context.bot, message.chat_id, [Reply(TOO_BIG)], msg, self.app.now())
+                return
+            msg = fetched
+        received = self.app.now()
         replies = await asyncio.to_thread(self.app.core.handle, msg)
         # A contact card or a binding code is how strangers get in: once in, the contact button goes.
         registering = msg.private and (msg.contact is not None or code_in(msg.text) is not None)
-        await deliver(context.bot, message.chat_id, replies, self.choices, remove_keyboard=registering)
+        await self._send_all(context.bot, message.chat_id, replies, msg, received, remove_keyboard=registering)
+
+    async def _send_all(self, bot: Any, chat_id: int, replies: list[Reply], msg: Incoming, received: dt.datetime,
+                        *, remove_keyboard: bool = False) -> None:
+        """Each reply through the one delivery path: sent with retries, else kept and sent late, or the chat is
+        reported unreachable (the user blocked the bot)."""
+        remove = remove_keyboard and not any(r.request_contact for r in replies)
+        for n, reply in enumerate(replies):
+            this_one = remove and bool(reply.text) and not reply.choices
+            remove = remove and not this_one
+            send = functools.partial(deliver, bot, chat_id, [reply], self.choices, remove_keyboard=this_one)
+            await self.courier.reply(TRANSPORT, reply.chat_id or str(chat_id), reply, send,
+                                     key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received,
+                                     classify=verdict)
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Explain that editing a sent message changes no count."""
@@ -272,18 +339,24 @@ class TelegramTransport:
         if await asyncio.to_thread(self._booked, msg):
             await query.answer(ALREADY)  # a second press: the outcome is already on screen
             return
+        received = self.app.now()
         replies = await asyncio.to_thread(self.app.core.handle, msg)
-        await query.answer()
+        try:
+            await query.answer()
+        except TelegramError as exc:  # "query is too old" after a late press: the booking stands, confirm it
+            log.info("callback query for %s not answered: %s", msg.message_id, exc)
         outcome, rest = merge_outcome(f"已选择：{pressed_label(message, query.data or '')}", replies)
         try:
             await message.edit_text(outcome)  # also takes the buttons away
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
-                raise
-        await deliver(context.bot, message.chat_id, rest, self.choices)
+                # The keyboard message cannot be changed (too old, deleted): the outcome comes as a message.
+                log.info("keyboard message %s not edited: %s", message.message_id, exc)
+                rest = [Reply(outcome), *rest]
+        await self._send_all(context.bot, message.chat_id, rest, msg, received)
 
     def _booked(self, msg: Incoming) -> bool:
-        with self.app.db.session() as s:
+        with self.app.db.read() as s:
             return ledger.find_booking(s, ledger.MessageKey(msg.transport, msg.chat_id, msg.message_id)) is not None
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -299,6 +372,26 @@ class TelegramTransport:
             await context.bot.send_message(update.effective_chat.id, APOLOGY)
         except TelegramError as exc:
             log.warning("could not apologise for update %s: %s", update_id, exc)
+
+
+async def download_capped(url: str, limit: int) -> bytes | None:
+    """The file at url, streamed; None as soon as it grows past `limit` bytes (the rest is never read)."""
+    chunks: list[bytes] = []
+    size = 0
+    # trust_env off: an HTTP_PROXY meant for the internet must not capture a self-hosted Bot API server.
+    client = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10), trust_env=False)
+    async with client, client.stream("GET", url) as response:
+        response.raise_for_status()
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return None
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > limit:
+                log.warning("a document grew past %d bytes while downloading; not read further", limit)
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _seconds(period: float | dt.timedelta) -> float:

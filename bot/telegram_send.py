@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import OrderedDict
@@ -19,9 +18,10 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
-from telegram.error import BadRequest, NetworkError
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter
 
+from bot.delivery import RetryPolicy, Verdict, with_retries
 from handlers.messages import Reply
 
 log = logging.getLogger(__name__)
@@ -119,18 +119,29 @@ async def deliver(
     return sent
 
 
+def verdict(exc: BaseException) -> Verdict:
+    """How the one retry policy (bot/delivery.py) treats a failed Bot API call."""
+    if isinstance(exc, Forbidden):  # the user blocked the bot, or the chat is gone: never again
+        return "permanent"
+    if isinstance(exc, BadRequest | InvalidToken):  # subclasses of NetworkError, but the same call fails again
+        return "other"
+    if isinstance(exc, RetryAfter | TimedOut | NetworkError):  # flood control, time-outs, 5xx, no connection
+        return "transient"
+    return "other"
+
+
 class TelegramRateLimiter(AIORateLimiter):
     """PTB's AIORateLimiter, which keeps to 30 messages a second overall and 20 a minute per group and waits
     out flood control (429 RetryAfter), plus two things it lacks: about one message a second per private
     chat (short bursts allowed, as Telegram does) and retries after network errors and 5xx answers.
 
     A retried send that had in fact arrived shows twice; that is better than a lost "已记录", which
-    would make the user report again.
+    would make the user report again. The retries follow bot/delivery.py's one policy.
     """
 
     def __init__(self, *, max_retries: int = 3, network_retries: int = 3, chat_burst: int = 4) -> None:
         super().__init__(max_retries=max_retries)
-        self._network_retries = network_retries
+        self._policy = RetryPolicy(attempts=network_retries + 1)
         self._chat_burst = chat_burst
         self._chats: OrderedDict[int, AsyncLimiter] = OrderedDict()
 
@@ -152,18 +163,14 @@ class TelegramRateLimiter(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> JSON:
-        for attempt in range(self._network_retries + 1):
-            limiter = self._chat_limiter(data.get("chat_id"))
-            try:
-                if limiter is not None:
-                    await limiter.acquire()
-                return await super().process_request(callback, args, kwargs, endpoint, data, rate_limit_args)
-            except BadRequest:  # a subclass of NetworkError, but the same request would fail again
-                raise
-            except NetworkError as exc:
-                if attempt == self._network_retries:
-                    raise
-                delay = 0.5 * 2**attempt
-                log.warning("%s failed (%s); retry %d in %.1f s", endpoint, exc, attempt + 1, delay)
-                await asyncio.sleep(delay)
-        raise AssertionError("unreachable")
+        limiter = self._chat_limiter(data.get("chat_id"))
+
+        async def once() -> JSON:
+            if limiter is not None:
+                await limiter.acquire()
+            return await super(TelegramRateLimiter, self).process_request(
+                callback, args, kwargs, endpoint, data, rate_limit_args)
+
+        # PTB's limiter waits out flood control itself (max_retries); network errors and 5xx answers are
+        # retried here under the one policy, and a Forbidden comes out as delivery.Undeliverable.
+        return await with_retries(once, verdict, policy=self._policy, what=f"Telegram {endpoint}")

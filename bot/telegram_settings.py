@@ -3,7 +3,8 @@
   TELEGRAM_BOT_TOKEN       the bot token from @BotFather (required; never in config.toml, never logged)
   TELEGRAM_BASE_URL        a self-hosted Bot API server, e.g. http://127.0.0.1:8081/bot (PTB's base_url)
   TELEGRAM_BASE_FILE_URL   its file URL (default: derived from TELEGRAM_BASE_URL, …/bot → …/file/bot)
-  TELEGRAM_WEBHOOK_SECRET  the secret Telegram sends with each webhook call (default: a new random one per start)
+  TELEGRAM_WEBHOOK_SECRET  the secret Telegram sends with each webhook call; set it when several instances serve
+                           one webhook (default: a new random one per start, for a single instance only)
 
   [telegram]
   webhook_url = "https://bot.example.gov.cn/telegram"   # empty or absent: long polling
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from campaign import Campaign, ConfigError
+from campaign.config import did_you_mean
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -45,24 +48,58 @@ class TelegramSettings:
         return urlsplit(self.webhook_url).path or "/"
 
 
+CONFIG_KEYS = frozenset({"base_url", "base_file_url", "webhook_url", "listen", "port", "poll_timeout"})
+SECRET_KEYS = {"token": "TELEGRAM_BOT_TOKEN", "webhook_secret": "TELEGRAM_WEBHOOK_SECRET"}
+_SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook secret_token
+
+
+def check_section(campaign: Campaign) -> Mapping[str, Any]:
+    """[telegram] in config.toml holds only known keys, and no secret: checked at every start."""
+    section: Mapping[str, Any] = campaign.sections.get("telegram", {})
+    for key in section:
+        if key in SECRET_KEYS:
+            raise ConfigError(Path(campaign.path), f"telegram.{key}",
+                              f"secrets belong in the environment ({SECRET_KEYS[key]})")
+        if key not in CONFIG_KEYS:
+            raise ConfigError(Path(campaign.path), f"telegram.{key}", did_you_mean(key, CONFIG_KEYS))
+    return section
+
+
+def webhook_secret(environ: Mapping[str, str]) -> str:
+    """TELEGRAM_WEBHOOK_SECRET, the same for every instance behind one webhook; a random one only when unset
+    (then only a single instance may serve the webhook, and the secret changes at each start)."""
+    secret = environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+    if not secret:
+        return secrets.token_urlsafe(32)
+    if not _SECRET_CHARS.fullmatch(secret):
+        raise ConfigError("environment", "TELEGRAM_WEBHOOK_SECRET",
+                          "must be 1–256 characters from A–Z, a–z, 0–9, _ and -")
+    return secret
+
+
 def load_settings(campaign: Campaign) -> TelegramSettings | None:
     """The settings, or None when no token is set (then the bot runs without Telegram)."""
+    section = check_section(campaign)
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         return None
-    section: Mapping[str, Any] = campaign.sections.get("telegram", {})
     base_url = os.environ.get("TELEGRAM_BASE_URL", "").strip() or _text(campaign, section, "base_url")
     file_url = os.environ.get("TELEGRAM_BASE_FILE_URL", "").strip() or _text(campaign, section, "base_file_url")
+    webhook_url = _text(campaign, section, "webhook_url")
+    if webhook_url and not os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip():
+        logging.getLogger(__name__).warning(
+            "TELEGRAM_WEBHOOK_SECRET is not set: a random secret is used for this start only; set it when several "
+            "instances serve the webhook")
     if base_url and not file_url and base_url.endswith("/bot"):
         file_url = base_url.removesuffix("/bot") + "/file/bot"  # the layout of telegram-bot-api servers
     return TelegramSettings(
         token=token,
         base_url=base_url or DEFAULT_BASE_URL,
         base_file_url=file_url or DEFAULT_BASE_FILE_URL,
-        webhook_url=_text(campaign, section, "webhook_url"),
+        webhook_url=webhook_url,
         listen=_text(campaign, section, "listen") or "127.0.0.1",
         port=_number(campaign, section, "port", 8443, 1, 65535),
-        webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or secrets.token_urlsafe(32),
+        webhook_secret=webhook_secret(os.environ),
         poll_timeout=_number(campaign, section, "poll_timeout", 30, 1, 50),
     )
 

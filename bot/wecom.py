@@ -9,6 +9,7 @@ that imports wechatpy, and only for its crypto and XML parsing (see bot/wecom_ap
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,7 +21,8 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.app import App
-from bot.wecom_api import WeComApi, split_text
+from bot.delivery import Courier
+from bot.wecom_api import WeComApi, split_text, verdict
 from bot.wecom_limit import KeyedLocks, MemberLimiter
 from bot.wecom_settings import CALLBACK_PATH, WeComSettings, load_settings
 from handlers.messages import Incoming, Reply
@@ -138,6 +140,7 @@ class WeComTransport:
         self._working = KeyedLocks()  # one message at a time per member, in arrival order
         self._started = app.now()  # inbox rows accepted before this moment and unhandled are replayed
         self._sending = KeyedLocks()  # one reply at a time per member, its pieces together
+        self.courier = Courier(app)
 
     async def start(self) -> None:
         web_app = web.Application(client_max_size=_MAX_BODY)
@@ -259,14 +262,22 @@ class WeComTransport:
 
     async def _process(self, msg: Incoming, row_id: int | None) -> None:
         async with self._working.hold(msg.sender_id):
+            received = self.app.now()
             replies = await asyncio.to_thread(self.app.core.handle, msg)
-            for reply in replies:
+            safe = True
+            for n, reply in enumerate(replies):
                 target = reply.chat_id or msg.chat_id
+                # Sent (with retries), or kept in the outbox and sent late with a note: never silence after a
+                # booking, which would make the member report again.
                 try:
-                    await self.send(target, reply)
-                except Exception:
+                    safe &= await self.courier.reply(
+                        TRANSPORT, target, reply, functools.partial(self.send, target, reply),
+                        key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received, classify=verdict)
+                except Exception:  # refused as malformed: sending it again would fail again
                     log.exception("WeCom reply to %s for message %s failed", target, msg.message_id)
-            if row_id is not None:
+            if row_id is not None and safe:
+                # Only now: a reply neither sent nor kept leaves the row unhandled, answered at the next start
+                # (the booking is not repeated: its unique key).
                 try:
                     await asyncio.to_thread(self._done, row_id)
                 except StoreError as exc:  # handled again at the next start: booked once, answered twice

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.delivery import Verdict, with_retries
 from bot.wecom_settings import WeComSettings
 
 log = logging.getLogger(__name__)
@@ -24,17 +25,34 @@ log = logging.getLogger(__name__)
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})
 TOKEN_MARGIN = 300.0  # seconds: renew a little before WeCom's expiry, not on the first failure
 TEXT_LIMIT = 2048  # bytes of UTF-8 WeCom accepts in one text message
-_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10)
+# -1 system busy, 45009 rate limited (PLATFORMS.md): worth another try. 81013: every recipient is invalid,
+# e.g. outside the app's visible range; 60111: no such userid. Trying again would fail again.
+BUSY_ERRORS = frozenset({-1, 45009})
+REFUSED_ERRORS = frozenset({81013, 60111})
 
 
 class WeComApiError(Exception):
     """WeCom answered a call with an error code (or not with JSON at all)."""
 
-    def __init__(self, call: str, errcode: int, errmsg: str) -> None:
+    def __init__(self, call: str, errcode: int, errmsg: str, http_status: int = 200) -> None:
         self.call = call
         self.errcode = errcode
         self.errmsg = errmsg
+        self.http_status = http_status
         super().__init__(f"WeCom {call}: errcode {errcode}: {errmsg}")
+
+
+def verdict(exc: BaseException) -> Verdict:
+    """How the one retry policy (bot/delivery.py) treats a failed WeCom call."""
+    if isinstance(exc, WeComApiError):
+        if exc.errcode in REFUSED_ERRORS:
+            return "permanent"
+        if exc.http_status >= 500 or (exc.http_status == 200 and exc.errcode in BUSY_ERRORS):
+            return "transient"
+        return "other"
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):  # connection refused or reset, a hang past the timeout
+        return "transient"
+    return "other"
 
 
 class WeComApi:
@@ -52,7 +70,8 @@ class WeComApi:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
             # trust_env stays off: an HTTP_PROXY meant for the internet must not capture intranet calls.
-            self._session = aiohttp.ClientSession(timeout=_TIMEOUT, raise_for_status=False)
+            timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds, connect=10)
+            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
         return self._session
 
     async def close(self) -> None:
@@ -111,6 +130,14 @@ class WeComApi:
 
     async def _call(self, call: str, *, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
                     form: Callable[[], aiohttp.FormData] | None = None) -> dict[str, Any]:
+        """One API call under the retry policy: busy answers, 5xx, time-outs and connection errors are tried
+        again with backoff; a refused recipient raises delivery.Undeliverable."""
+        return await with_retries(lambda: self._call_once(call, json=json, params=params, form=form), verdict,
+                                  what=f"WeCom {call}")
+
+    async def _call_once(self, call: str, *, json: dict[str, Any] | None = None,
+                         params: dict[str, str] | None = None,
+                         form: Callable[[], aiohttp.FormData] | None = None) -> dict[str, Any]:
         for attempt in (1, 2):
             token = await self.access_token()
             try:
@@ -129,7 +156,7 @@ class WeComApi:
         # Errors name the call, never the URL: its query holds the secret or the token.
         async with self.session.request(method, url, params=params, json=json, data=data) as resp:
             if resp.status != 200:
-                raise WeComApiError(call, -1, f"HTTP {resp.status}")
+                raise WeComApiError(call, -1, f"HTTP {resp.status}", http_status=resp.status)
             try:
                 answer = await resp.json(content_type=None)
             except ValueError:
@@ -140,7 +167,9 @@ class WeComApi:
         if errcode != 0:
             raise WeComApiError(call, errcode if isinstance(errcode, int) else -1, str(answer.get("errmsg", "")))
         if answer.get("invaliduser"):
+            # One recipient per call: a partial failure is a refusal of that one member.
             log.warning("WeCom %s: not delivered to %s (outside the app's visible range?)", call, answer["invaliduser"])
+            raise WeComApiError(call, 81013, f"invaliduser {answer['invaliduser']}")
         return answer
 
 

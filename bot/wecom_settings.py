@@ -5,6 +5,7 @@ environment: config.toml is shared and versioned, and a secret there has leaked.
 
   [wecom]
   member_per_minute = 30   # messages the bot sends one member per minute (config only; WeCom's cap is 30)
+  timeout_seconds = 30     # one API call; a hang past it is retried with backoff
 
 member_per_minute exists for private 政务微信 deployments with another cap, and for load tests against a fake
 WeCom; on public WeCom leave it at 30, since WeCom silently drops what goes over its cap.
@@ -23,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from campaign import Campaign
+from campaign.config import did_you_mean
 from campaign.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ PUBLIC_KEYS = {
 SECRET_KEYS = {"secret": "WECOM_SECRET", "token": "WECOM_TOKEN", "encoding_aes_key": "WECOM_ENCODING_AES_KEY"}
 # Whole-number tuning keys, config.toml only, with their defaults and allowed ranges.
 MEMBER_PER_MINUTE = 30  # WeCom's per-member cap for application messages
-NUMBER_KEYS = {"member_per_minute": (MEMBER_PER_MINUTE, 1, 100_000)}
+NUMBER_KEYS = {"member_per_minute": (MEMBER_PER_MINUTE, 1, 100_000), "timeout_seconds": (30, 1, 120)}
 REQUIRED = ("corp_id", "agent_id", "secret", "token", "encoding_aes_key")
 
 _PRINTABLE = re.compile(r"[\x21-\x7e]{1,128}")  # visible ASCII, no spaces
@@ -62,6 +64,7 @@ class WeComSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     member_per_minute: int = MEMBER_PER_MINUTE
+    timeout_seconds: int = 30  # one API call; a hang past it is retried (bot/delivery.py)
 
 
 @dataclass(frozen=True)
@@ -74,9 +77,8 @@ class _Value:
         return ConfigError(self.path, self.key, reason)
 
 
-def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
-    """The WeCom settings, or None when WeCom is not (fully) configured. Raises ConfigError on bad values."""
-    env = os.environ if environ is None else environ
+def check_section(campaign: Campaign) -> Mapping[str, Any]:
+    """[wecom] in config.toml holds only known keys of the right type, and no secret: checked at every start."""
     section: Mapping[str, Any] = campaign.sections.get("wecom", {})
     for key in section:
         if key in SECRET_KEYS:
@@ -85,11 +87,19 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         if key in NUMBER_KEYS:
             continue  # checked below
         if key not in PUBLIC_KEYS:
-            known = ", ".join(sorted({*PUBLIC_KEYS, *NUMBER_KEYS}))
-            raise ConfigError(campaign.path, f"wecom.{key}", f"unknown key; known: {known}")
+            raise ConfigError(campaign.path, f"wecom.{key}", did_you_mean(key, {*PUBLIC_KEYS, *NUMBER_KEYS}))
         raw, number = section[key], key == "agent_id"
         if isinstance(raw, bool) or not isinstance(raw, str | int) or (isinstance(raw, int) and not number):
             raise ConfigError(campaign.path, f"wecom.{key}", "must be a number" if number else "must be a string")
+    for key in NUMBER_KEYS:
+        _config_number(campaign, section, key)
+    return section
+
+
+def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
+    """The WeCom settings, or None when WeCom is not (fully) configured. Raises ConfigError on bad values."""
+    env = os.environ if environ is None else environ
+    section = check_section(campaign)
     values: dict[str, _Value] = {}
     for key, var in {**PUBLIC_KEYS, **SECRET_KEYS}.items():
         if env.get(var, "").strip():
@@ -114,6 +124,7 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         host=host,
         port=port,
         member_per_minute=_config_number(campaign, section, "member_per_minute"),
+        timeout_seconds=_config_number(campaign, section, "timeout_seconds"),
     )
 
 

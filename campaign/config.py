@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -38,6 +39,34 @@ KNOWN_SECTIONS = frozenset(
 )
 
 
+# Every key each table may hold. Anything else is a typo (max_amout) that would silently keep a default, so it
+# stops the start, with a did-you-mean. Transport sections ([telegram], [wecom]) are checked by their own
+# settings modules, [calendar] by reminders/calendar.py, all at start.
+KNOWN_KEYS: Mapping[str, frozenset[str]] = {
+    "campaign": frozenset({"title", "notice", "table_title", "contacts_title", "issued", "start", "end", "timezone",
+                           "coordinator", "email"}),
+    "limits": frozenset({"max_amount", "decimal_places", "user_burst", "user_per_second"}),
+    "phases": frozenset({"name", "start", "end"}),
+    "deadlines": frozenset({"key", "date", "audience", "title", "material", "recipient"}),
+    "reminders": frozenset({"offsets_days", "time", "grace_hours", "lease_seconds"}),
+    "wanghong": frozenset({"week", "departments"}),
+    "departments": frozenset({"key", "name", "short", "aliases", "group", "parent"}),
+    "contacts": frozenset({"name", "department", "section", "mobile", "office", "fax", "email", "role",
+                           "wecom_userid"}),
+    "groups": frozenset({"name", "indicators"}),
+    "groups.indicators": frozenset({"key", "name", "unit", "aliases"}),
+    "database": frozenset({"url"}),
+}
+
+
+def did_you_mean(key: str, known: frozenset[str] | set[str]) -> str:
+    """The reason for an unknown key: the closest known one, else the whole list."""
+    close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return f"unknown key; known: {', '.join(sorted(known))}"
+
+
 class _Reader:
     """Typed access to the TOML tree that names the key in every error."""
 
@@ -46,6 +75,20 @@ class _Reader:
 
     def fail(self, key: str, reason: str) -> ConfigError:
         return ConfigError(self.path, key, reason)
+
+    def only(self, data: Mapping[str, Any], kind: str, where: str) -> None:
+        """Refuse keys the table `kind` does not have."""
+        known = KNOWN_KEYS[kind]
+        for key in data:
+            if key not in known:
+                raise self.fail(f"{where}.{key}", did_you_mean(key, known))
+
+    def whole(self, data: Mapping[str, Any], key: str, where: str, default: int, low: int, high: int) -> int:
+        """A whole number in [low, high]; true/false are not numbers here (TOML's bool is Python's int)."""
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(f"{where}.{key}", f"must be a whole number from {low} to {high}")
+        return value
 
     def table(self, data: Mapping[str, Any], key: str, required: bool = True) -> Mapping[str, Any]:
         value = data.get(key)
@@ -97,7 +140,16 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
     r = _Reader(path)
     for key in raw:
         if key not in KNOWN_SECTIONS:
-            raise r.fail(key, f"unknown section; known: {', '.join(sorted(KNOWN_SECTIONS))}")
+            close = difflib.get_close_matches(key, sorted(KNOWN_SECTIONS), n=1, cutoff=0.6)
+            hint = f"did you mean [{close[0]}]?" if close else f"known: {', '.join(sorted(KNOWN_SECTIONS))}"
+            raise r.fail(key, f"unknown section; {hint}")
+    for section in ("campaign", "limits", "reminders", "wanghong", "database"):
+        if isinstance(raw.get(section), Mapping):
+            r.only(raw[section], section, section)
+    for section in ("phases", "deadlines", "departments", "contacts", "groups"):
+        for n, item in enumerate(raw.get(section) or []):
+            if isinstance(item, Mapping):
+                r.only(item, section, f"{section}[{n}]")
     c = r.table(raw, "campaign")
     try:
         tz = ZoneInfo(r.text(c, "timezone", "campaign", "Asia/Shanghai") or "Asia/Shanghai")
@@ -130,10 +182,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         contacts=contacts,
         groups=groups,
         deadlines=_deadlines(r, raw, start, end),
-        phases=tuple(
-            Phase(r.text(p, "name", w), r.date(p, "start", w), r.date(p, "end", w))
-            for w, p in ((f"phases[{n}]", p) for n, p in enumerate(r.tables(raw, "phases")))
-        ),
+        phases=_phases(r, raw),
         reminders=_reminders(r, raw),
         wanghong=_wanghong(r, raw, dept_keys),
         limits=_limits(r, raw, {i.key for g in groups for i in g.indicators}),
@@ -141,6 +190,19 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
         sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
     )
+
+
+def _phases(r: _Reader, raw: Mapping[str, Any]) -> tuple[Phase, ...]:
+    result: list[Phase] = []
+    for n, p in enumerate(r.tables(raw, "phases")):
+        where = f"phases[{n}]"
+        phase = Phase(r.text(p, "name", where), r.date(p, "start", where), r.date(p, "end", where))
+        if phase.end < phase.start:
+            raise r.fail(f"{where}.end", f"{phase.end} is before the phase's start {phase.start}")
+        if any(x.name == phase.name for x in result):
+            raise r.fail(f"{where}.name", f"phase {phase.name!r} appears twice")
+        result.append(phase)
+    return tuple(result)
 
 
 def _groups(r: _Reader, raw: Mapping[str, Any]) -> tuple[Group, ...]:
@@ -160,6 +222,7 @@ def _groups(r: _Reader, raw: Mapping[str, Any]) -> tuple[Group, ...]:
             iw = f"{where}.indicators[{n}]"
             if not isinstance(item, Mapping):
                 raise r.fail(iw, "must be a table with key, name and unit")
+            r.only(item, "groups.indicators", iw)
             key, unit = r.text(item, "key", iw), r.text(item, "unit", iw)
             if key in keys:
                 raise r.fail(f"{iw}.key", f"indicator key {key!r} appears twice")
@@ -190,6 +253,9 @@ def _departments(r: _Reader, raw: Mapping[str, Any], group_names: set[str]) -> t
         )
         if any(x.key == dep.key for x in result):
             raise r.fail(f"{where}.key", f"department key {dep.key!r} appears twice")
+        if any(x.short == dep.short for x in result):
+            # Reports, 通知 and 导出 find a department by its short name: two would make it a guess.
+            raise r.fail(f"{where}.short", f"short name {dep.short!r} is already used by another department")
         if dep.group is not None and dep.group not in group_names:
             raise r.fail(f"{where}.group", f"no indicator group named {dep.group!r}")
         result.append(dep)
@@ -223,6 +289,10 @@ def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[
             raise r.fail(f"{where}.mobile", "must be an 11-digit mobile number starting with 1")
         if any(x.name == contact.name and x.department == contact.department for x in result):
             raise r.fail(f"{where}.name", f"contact {contact.name!r} appears twice in one department")
+        twin = next((x for x in result if contact.mobile and x.mobile == contact.mobile), None)
+        if twin is not None:
+            # Sharing a mobile binds the phone to one of them: a guess about who is reporting.
+            raise r.fail(f"{where}.mobile", f"{contact.mobile} is already the mobile of {twin.name}")
         result.append(contact)
     if not any(c.is_admin for c in result):
         raise r.fail("contacts", "at least one contact needs role = \"admin\"")
@@ -254,8 +324,10 @@ def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date)
 def _reminders(r: _Reader, raw: Mapping[str, Any]) -> Reminders:
     t = r.table(raw, "reminders", required=False)
     offsets = t.get("offsets_days", [7, 3, 1, 0])
-    if not isinstance(offsets, list) or not all(isinstance(o, int) and 0 <= o <= 60 for o in offsets):
-        raise r.fail("reminders.offsets_days", "must be a list of whole days between 0 and 60")
+    if not isinstance(offsets, list) or not offsets or not all(
+        isinstance(o, int) and not isinstance(o, bool) and 0 <= o <= 60 for o in offsets
+    ):
+        raise r.fail("reminders.offsets_days", "must be a non-empty list of whole days between 0 and 60")
     text = r.text(t, "time", "reminders", "09:00")
     try:
         at = dt.time.fromisoformat(text)
@@ -264,7 +336,8 @@ def _reminders(r: _Reader, raw: Mapping[str, Any]) -> Reminders:
     grace = t.get("grace_hours", 48)
     if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 24 * 30:
         raise r.fail("reminders.grace_hours", "must be a whole number of hours from 0 to 720")
-    return Reminders(tuple(sorted(set(offsets), reverse=True)), at, grace)
+    lease = r.whole(t, "lease_seconds", "reminders", 120, 1, 3600)
+    return Reminders(tuple(sorted(set(offsets), reverse=True)), at, grace, lease)
 
 
 def _wanghong(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> Wanghong:

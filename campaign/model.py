@@ -91,6 +91,8 @@ class Reminders:
     time: dt.time = dt.time(9, 0)
     # A reminder missed while the bot was down still goes out this late (never after its deadline day).
     grace_hours: int = 48
+    # An outbox claim holds this long; a row whose sender died is then taken again (store/outbox.py).
+    lease_seconds: int = 120
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员"
 
 def contacts(ctx: Context) -> list[Reply]:
     """List every active contact with department, section and phone."""
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         everyone = directory.people(s)
         bound = {p.id for p in everyone if directory.chats_of(s, p.id)}
     lines = ["联系人名单（✓ 已绑定聊天）："]

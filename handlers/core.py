@@ -32,8 +32,9 @@ class Core:
         self.campaign = campaign
         self.db = db
         self.clock = clock
-        # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
-        self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
+        # Where messages the bot starts (broadcasts) can go: the transports actually running, set by the runner.
+        # Empty in the console and the CLI, so that 通知 never claims a delivery nothing would make.
+        self.transports: frozenset[str] = frozenset()
         self.throttle = Throttle(campaign.limits.user_per_second, campaign.limits.user_burst)
         self.commands: dict[str, Handler] = {
             "start": views.start,
@@ -77,7 +78,7 @@ class Core:
             # Groups see no counts: only help is answered there.
             return [Reply(texts.GROUP_HELP)] if command and command.name in ("help", "start") else []
         now = self.clock()
-        with self.db.session() as s:
+        with self.db.read() as s:
             person = directory.bound_person(s, msg.transport, msg.sender_id)
         greeting: list[Reply] = []
         if person is None:

@@ -14,10 +14,14 @@ from handlers.commands import parse_command
 from handlers.context import Context
 from handlers.messages import Incoming, Reply
 from handlers.people import find_contact
+from reminders.dispatch import notify_admins
 from store import directory
 from store import invites as store
 from store.database import Database
 from store.directory import Person
+
+# Where the note about paused codes may go: the outbox keeps it until that admin's transport runs.
+ALL_TRANSPORTS = frozenset({"telegram", "wecom", "dingtalk"})
 
 USAGE = "格式：邀请 姓名（同名时写 姓名@单位），例如：邀请 李勤额\n对方在聊天里发送绑定码即可绑定，不需要手机号。"
 
@@ -49,6 +53,15 @@ def issue_for(
     )
 
 
+def _tell_admins_of_pause(campaign: Campaign, db: Database, until: dt.datetime, now: dt.datetime) -> None:
+    """Many wrong codes from many accounts look like guessing: the admins hear of it once per pause."""
+    note = (f"安全提醒：一小时内有{store.GLOBAL_MAX_WRONG}次以上输错绑定码，可能有人在猜绑定码。"
+            f"绑定码验证已暂停到{texts.when(until, campaign.tz)}；分享手机号验证不受影响。")
+    with db.session() as s:
+        notify_admins(s, campaign, key=f"invite-pause:{until.isoformat()}", text=note, now=now,
+                      transports=ALL_TRANSPORTS)
+
+
 def code_in(text: str) -> str | None:
     """The binding code a stranger's message carries: the whole message, or after /start (a deep link)."""
     command = parse_command(text)
@@ -69,7 +82,12 @@ def redeem(
                            contact_id=person.id, now=now)
             return person, []
     ask_admin = f"请联系市市场监管局网监科（{campaign.email}）重新生成。"
-    if result.status == "limited":
+    if result.status == "paused":
+        assert result.retry_at is not None
+        again = texts.when(result.retry_at, campaign.tz)
+        _tell_admins_of_pause(campaign, db, result.retry_at, now)
+        text = f"最近输错绑定码的人太多，绑定码验证暂停到{again}。请稍后再试，或点下方按钮分享手机号验证。"
+    elif result.status == "limited":
         assert result.retry_at is not None
         again = texts.when(result.retry_at, campaign.tz)
         text = f"绑定码输错次数太多，请在{again}以后再试；也可以点下方按钮分享手机号验证。"

@@ -12,7 +12,7 @@ from handlers.dates import DateError, find_dates
 from handlers.messages import Reply
 from reminders.dispatch import missing_departments, route, work_calendar
 from reminders.plan import build_plan, wanghong_week
-from store import directory, outbox
+from store import directory, outbox, reach
 from store.models import CalendarDay
 
 
@@ -29,8 +29,9 @@ def _since(ctx: Context) -> dt.date:
 def progress(ctx: Context) -> list[Reply]:
     """List the departments that have booked nothing since the last deadline."""
     since = _since(ctx)
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         missing = missing_departments(s, ctx.campaign, since)
+        refused = _refused_names(ctx, s)
     reporting = [d for d in ctx.campaign.departments if d.group is not None]
     lines = [f"报数进度（自{since.month}月{since.day}日以来）："]
     if missing:
@@ -40,8 +41,20 @@ def progress(ctx: Context) -> list[Reply]:
     upcoming = [d for d in ctx.campaign.deadlines if d.date >= _today(ctx)]
     if upcoming:
         lines.append(f"下一个截止：{texts.day(upcoming[0].date)} {upcoming[0].title}")
+    if refused:
+        lines.append("收不到机器人消息的（已屏蔽机器人或不在应用可见范围）：" + "、".join(refused))
     lines.append("发“通知 单位 内容”提醒某个单位，例如：通知 公安局 请今天登记数据。")
     return [Reply("\n".join(lines))]
+
+
+def _refused_names(ctx: Context, session: Session) -> list[str]:
+    names: list[str] = []
+    for _transport, chat_id, contact_id in reach.refused(session):
+        person = directory.person(session, contact_id) if contact_id is not None else None
+        label = f"{person.name}（{ctx.campaign.department(person.department).short}）" if person else chat_id
+        if label not in names:
+            names.append(label)
+    return names
 
 
 def deadlines(ctx: Context) -> list[Reply]:
@@ -54,7 +67,7 @@ def deadlines(ctx: Context) -> list[Reply]:
         if d.date >= today and (d.audience == "all" or city):
             lines.append(f"· {texts.day(d.date)}前：{d.title}，报{d.recipient}")
     if dep in ctx.campaign.wanghong.departments:
-        with ctx.db.session() as s:
+        with ctx.db.read() as s:
             calendar = work_calendar(ctx.campaign, s)
         weeks = [p for p in build_plan(ctx.campaign, calendar) if p.kind == "wanghong-start" and p.day >= today]
         for p in weeks[:2]:
@@ -74,22 +87,29 @@ def notify(ctx: Context) -> list[Reply]:
     if not body:
         return [Reply("格式：通知 内容（发给所有联系人），或 通知 单位 内容，例如：通知 公安局 请今天登记数据。")]
     text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
+    if not ctx.transports:
+        # The console, or `run` with no platform configured: nothing would carry the message.
+        return [Reply("现在没有运行中的聊天通道（Telegram、企业微信），通知发不出去，也没有保存。"
+                      "请在机器人正式运行时再发。")]
+    local = ctx.now.astimezone(ctx.campaign.tz)
+    # A broadcast is news of the day: one that could not go out today is dropped (and reported), never stale.
+    expires = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), ctx.campaign.tz)
     sent, unreachable = 0, []
     with ctx.db.session() as s:
         for person in directory.people(s):
             if person.id == ctx.person.id or (dep is not None and person.department != dep.key):
                 continue
             chat = route(s, person, ctx.transports)
-            if chat is None:
+            if chat is None or reach.is_refused(s, *chat):
                 unreachable.append(person.name)
                 continue
             key = f"notify:{ctx.msg.transport}:{ctx.msg.chat_id}:{ctx.msg.message_id}#{person.id}"
             sent += outbox.enqueue(s, key=key, contact_id=person.id, transport=chat[0], chat_id=chat[1], text=text,
-                                   now=ctx.now)
+                                   now=ctx.now, expires_at=expires)
     who = dep.short if dep is not None else "所有联系人"
-    reply = f"已通知{who}：{sent}人。"
+    reply = f"已通知{who}：{sent}人（今天内送达，过期不再发送）。"
     if unreachable:
-        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+        reply += f"\n收不到的（没有绑定聊天、不在运行中的通道上或已屏蔽机器人）：{'、'.join(unreachable)}。"
     return [Reply(reply)]
 
 

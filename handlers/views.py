@@ -24,7 +24,7 @@ def help_(ctx: Context) -> list[Reply]:
 
 def list_(ctx: Context) -> list[Reply]:
     """Show the contact's numbered indicators with their totals."""
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         totals = _own_totals(ctx, s)
     return [Reply(texts.indicator_list(ctx.department.short, ctx.own, totals))]
 
@@ -37,7 +37,7 @@ def total(ctx: Context) -> list[Reply]:
         dep = ctx.campaign.find_department(ctx.args)
         if dep is None:
             return [Reply(f"没有找到单位「{ctx.args}」。例如：汇总 公安局")]
-        with ctx.db.session() as s:
+        with ctx.db.read() as s:
             ids = directory.department_ids(s)
             sums = ledger.totals(s, [ids[dep.key]])
         own = ctx.campaign.indicators_of(dep.key)
@@ -45,7 +45,7 @@ def total(ctx: Context) -> list[Reply]:
     if ctx.person.is_admin:
         # Two messages: who has reported (short), then the city's totals (as long as what was filled in).
         return [Reply(_overview(ctx)), Reply(_city_totals(ctx))]
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         totals = _own_totals(ctx, s)
     return [Reply(texts.department_totals(ctx.department.short, ctx.own, totals, ctx.at()))]
 
@@ -56,7 +56,7 @@ def _own_totals(ctx: Context, s: Session) -> dict[str, Decimal]:
 
 
 def _overview(ctx: Context) -> str:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         ids = directory.department_ids(s)
         sums = ledger.totals(s)
         last = queries.last_bookings(s)
@@ -75,7 +75,7 @@ def _overview(ctx: Context) -> str:
 
 
 def _city_totals(ctx: Context) -> str:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         sums = ledger.totals(s)
     city: dict[str, Decimal] = {}
     for (_, ind), value in sums.items():
@@ -90,7 +90,7 @@ def _city_totals(ctx: Context) -> str:
 
 def history(ctx: Context) -> list[Reply]:
     """Show the newest bookings of the department (admins: of the city) with who and when."""
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         items = queries.history(s, None if ctx.person.is_admin else ctx.person.department_id, limit=10)
     if not items:
         return [Reply("还没有任何记录。")]

@@ -15,13 +15,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.orm import Session
 
 from bot.app import App
+from bot.delivery import Courier, Undeliverable
 from bot.transport import Transport
 from handlers.messages import Reply
 from reminders.dispatch import enqueue_planned, notify_admins, useful_until, work_calendar
 from reminders.plan import Planned, build_plan
-from store import outbox
+from store import directory, outbox, reach
 
 log = logging.getLogger(__name__)
 SEND_INTERVAL = dt.timedelta(seconds=5)
@@ -41,6 +43,7 @@ class ReminderService:
             job_defaults={"misfire_grace_time": self.grace_seconds, "coalesce": True, "max_instances": 1},
         )
         self._sending = asyncio.Lock()
+        self.courier = Courier(app)
 
     def plan(self) -> list[Planned]:
         with self.app.db.session() as s:
@@ -69,7 +72,7 @@ class ReminderService:
         return late
 
     async def start(self) -> None:
-        late = self.schedule()
+        late = await asyncio.to_thread(self.schedule)
         self.scheduler.add_job(self._replan, CronTrigger(hour=0, minute=5), id="replan", replace_existing=True)
         self.scheduler.add_job(self.send_due, IntervalTrigger(seconds=SEND_INTERVAL.total_seconds()), id="outbox",
                                replace_existing=True)
@@ -97,22 +100,75 @@ class ReminderService:
         await self.send_due()
 
     async def send_due(self) -> int:
-        """Send every due outbox message through its transport; failures are retried with backoff."""
+        """Send every due outbox message through its transport, a few claims at a time.
+
+        Each claim carries a lease (store/outbox.py): a crash strands only the few rows in hand, and another
+        instance (or the restart) takes them again once the lease runs out. The transports retry transient
+        failures themselves (bot/delivery.py); what still fails is put back with backoff, and a recipient the
+        platform refuses for good is reported to the admins once. The database work runs off the event loop.
+        """
+        sent = 0
         async with self._sending:
-            now = self.app.now()
-            with self.app.db.session() as s:
-                items = outbox.claim_due(s, now, set(self.transports))
+            while True:
+                items = await asyncio.to_thread(self._claim)
+                if not items:
+                    return sent
+                for item in items:
+                    sent += await self._send_one(item)
+
+    def _claim(self) -> list[outbox.Outgoing]:
+        now = self.app.now()
+        with self.app.db.session() as s:
+            dropped = outbox.expire_stale(s, now)
+            if dropped:
+                self._report_dropped(s, dropped, now)
+            lease = dt.timedelta(seconds=self.app.campaign.reminders.lease_seconds)
+            return outbox.claim_due(s, now, set(self.transports), lease=lease)
+
+    def _report_dropped(self, session: Session, dropped: list[outbox.Outgoing], now: dt.datetime) -> None:
+        """Tell the admins which broadcasts went stale before they could be sent, once per broadcast."""
+        by_broadcast: dict[str, list[outbox.Outgoing]] = {}
+        for item in dropped:
+            if item.key.startswith("notify:"):
+                by_broadcast.setdefault(item.key.partition("#")[0], []).append(item)
+        for key, items in by_broadcast.items():
+            names = []
             for item in items:
-                try:
-                    await self.transports[item.transport].send(item.chat_id, Reply(item.text))
-                except Exception as exc:
-                    log.warning("outbox %s: send failed (attempt %d): %s", item.key, item.attempts, exc)
-                    with self.app.db.session() as s:
-                        outbox.mark_failed(s, item, self.app.now(), repr(exc))
-                    continue
-                with self.app.db.session() as s:
-                    outbox.mark_sent(s, item.id, self.app.now())
-            return len(items)
+                person = directory.person(session, item.contact_id) if item.contact_id is not None else None
+                names.append(person.name if person else item.chat_id)
+            first = items[0].text.splitlines()[0]
+            note = f"{first}：到期前没能送达，已不再发送（{len(names)}人）：{'、'.join(names)}。"
+            log.warning("broadcast %s expired for %d recipients", key, len(names))
+            notify_admins(session, self.app.campaign, key=f"expired:{key}", text=note, now=now,
+                          transports=set(self.transports))
+
+    async def _send_one(self, item: outbox.Outgoing) -> int:
+        try:
+            await self.transports[item.transport].send(item.chat_id, Reply(item.text))
+        except Undeliverable as exc:
+            log.warning("outbox %s: %s refuses %s: %s", item.key, item.transport, item.chat_id, exc.reason)
+            await asyncio.to_thread(self._refused, item, exc.reason)
+            return 0
+        except Exception as exc:
+            log.warning("outbox %s: send failed (attempt %d): %s", item.key, item.attempts, exc)
+            await asyncio.to_thread(self._failed, item, repr(exc))
+            return 0
+        await asyncio.to_thread(self._sent, item)
+        return 1
+
+    def _sent(self, item: outbox.Outgoing) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_sent(s, item.id, self.app.now())
+            reach.clear(s, item.transport, item.chat_id)
+
+    def _failed(self, item: outbox.Outgoing, error: str) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_failed(s, item, self.app.now(), error)
+
+    def _refused(self, item: outbox.Outgoing, reason: str) -> None:
+        with self.app.db.session() as s:
+            outbox.mark_refused(s, item.id, self.app.now(), reason)
+        self.courier.refused(item.transport, item.chat_id, reason)
 
 
 def reminder_service() -> Callable[[App, dict[str, Transport]], Awaitable[Callable[[], Awaitable[None]]]]:

@@ -9,15 +9,18 @@ from __future__ import annotations
 import io
 import re
 import warnings
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from xml.etree.ElementTree import iterparse
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, Side
-from openpyxl.utils import get_column_letter
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 from store.export import set_text, unescape_excel_text
@@ -26,6 +29,15 @@ HEADER = ("单位", "姓名", "部门", "联系方式", "传真", "电子邮箱"
 WIDTHS = (30.0, 10.0, 26.0, 26.0, 12.0, 24.0)
 HEADER_SEARCH_ROWS = 10
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a contact list is a few KB; refuse anything that could be a zip bomb
+# Caps on what the file holds, checked before and while parsing: a 4.7 KB sheet claiming cell XFD1048576, one
+# highly compressed huge cell, or a million identical rows once cost minutes and gigabytes. A contact list of
+# every county department is a few hundred rows of six short columns.
+MAX_UNCOMPRESSED = 20 * 1024 * 1024  # all parts of the zip together, from its directory
+MAX_PARTS = 500  # parts of the zip
+MAX_ROWS = 5000  # sheet rows read
+MAX_COLUMNS = 30  # columns read; anything further right is ignored
+MAX_CELL = 500  # characters in one cell
+MAX_MERGED = 10_000  # merged ranges in one sheet
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls/.doc container
 _SPACES = re.compile(r"[\s\u3000*＊:：]+")
 
@@ -130,24 +142,74 @@ def _load(data: bytes) -> Any:
         raise ValueError("无法读取Excel文件：这是旧版 .xls 格式，请另存为 .xlsx 后重新发送")
     if len(data) > MAX_FILE_BYTES:
         raise ValueError("无法读取Excel文件：文件超过10MB")
+    _check_zip(data)
     try:
         with warnings.catch_warnings():  # openpyxl warns about unknown extensions and data validation
             warnings.simplefilter("ignore")
-            return load_workbook(io.BytesIO(data), data_only=True)
+            # Read-only: rows are streamed from the XML, nothing is built for cells that are not there.
+            return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types on damaged files; all mean the same to the user
         raise ValueError(f"无法读取Excel文件：不是有效的 .xlsx 文件（{type(exc).__name__}）") from exc
 
 
-def _grid(ws: Worksheet) -> list[list[Any]]:
-    """All values, with vertically merged cells filled down (附件1 merges 单位 over its contacts)."""
-    rows = [list(row) for row in ws.iter_rows(values_only=True)]
-    for merged in ws.merged_cells.ranges:
-        if merged.min_col != merged.max_col:
+def _check_zip(data: bytes) -> None:
+    """Refuse a zip bomb from its directory, before anything is decompressed. The sizes there cannot lie to us:
+    zipfile stops reading a part at its declared size (and then fails its CRC check)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ValueError(f"无法读取Excel文件：不是有效的 .xlsx 文件（{type(exc).__name__}）") from exc
+    if len(parts) > MAX_PARTS:
+        raise ValueError(f"无法读取Excel文件：文件内部有{len(parts)}个部分，不像联系人名单")
+    if sum(p.file_size for p in parts) > MAX_UNCOMPRESSED:
+        raise ValueError(f"无法读取Excel文件：解压后超过{MAX_UNCOMPRESSED // 2**20}MB，联系人名单不会这么大。"
+                         "请只保留联系人表格后重新发送")
+
+
+def _merged_ranges(ws: ReadOnlyWorksheet) -> list[tuple[int, int, int, int]]:
+    """(min_col, min_row, max_col, max_row) of the sheet's merged cells, read from its XML as a stream
+    (read-only worksheets do not offer them)."""
+    ranges: list[tuple[int, int, int, int]] = []
+    with ws._get_source() as source:
+        for _, element in iterparse(source):
+            if element.tag.endswith("}mergeCell"):
+                bounds = range_boundaries(element.get("ref", ""))
+                if None not in bounds:
+                    ranges.append(bounds)
+                if len(ranges) > MAX_MERGED:
+                    raise ValueError("无法读取Excel文件：合并单元格太多，不像联系人名单")
+            if element.tag.endswith("}row") or element.tag.endswith("}c"):
+                element.clear()  # keep nothing of the cells: the stream stays small
+    return ranges
+
+
+def _grid(ws: ReadOnlyWorksheet) -> list[list[Any]]:
+    """The first MAX_ROWS rows (MAX_COLUMNS wide), with vertically merged cells filled down (附件1 merges 单位
+    over its contacts). Raises ValueError when more rows hold something, or a cell is too long."""
+    ws.reset_dimensions()  # the <dimension> the file claims (A1:XFD1048576) is not trusted: rows as they come
+    rows: list[list[Any]] = []
+    for number, row in enumerate(ws.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+        if number > MAX_ROWS:
+            if any(v is not None for v in row):
+                raise ValueError(f"无法读取Excel文件：表格超过{MAX_ROWS}行。请只保留联系人后重新发送")
+            continue  # empty rows past the cap cost nothing
+        values = list(row)
+        for column, value in enumerate(values, start=1):
+            if isinstance(value, str) and len(value) > MAX_CELL:
+                raise ValueError(f"无法读取Excel文件：第{number}行第{column}列的内容超过{MAX_CELL}个字，"
+                                 "不像联系人信息")
+        rows.append(values)
+    for min_col, min_row, max_col, max_row in _merged_ranges(ws):
+        if min_col != max_col or min_col > MAX_COLUMNS:
             continue  # a value spread across columns (a title, a wide phone cell) belongs to one column only
-        column = merged.min_col - 1
-        top = rows[merged.min_row - 1][column] if merged.min_row <= len(rows) else None
-        for row in range(merged.min_row, min(merged.max_row, len(rows))):
-            rows[row][column] = top
+        column = min_col - 1
+        if min_row > len(rows):
+            continue
+        top = rows[min_row - 1][column] if column < len(rows[min_row - 1]) else None
+        for row_index in range(min_row, min(max_row, len(rows))):
+            if column < len(rows[row_index]):
+                rows[row_index][column] = top
     return rows
 
 
@@ -166,12 +228,19 @@ def _find_header(rows: list[list[Any]]) -> tuple[int, _Columns] | None:
 def read_contacts(data: bytes) -> tuple[list[tuple[int, ContactRecord]], list[RowProblem]]:
     """Contacts with their sheet row numbers, and the rows (or the header) that could not be read."""
     wb = _load(data)
-    found: tuple[Worksheet, list[list[Any]], int, _Columns] | None = None
+    try:
+        return _read_book(wb)
+    finally:
+        wb.close()  # a read-only workbook keeps its archive open until closed
+
+
+def _read_book(wb: Any) -> tuple[list[tuple[int, ContactRecord]], list[RowProblem]]:
+    found: tuple[ReadOnlyWorksheet, list[list[Any]], int, _Columns] | None = None
     fallback: _Columns | None = None
     # The active sheet first: a workbook may hold the notice text or other tables on other sheets.
     sheets = [wb.active, *(ws for ws in wb.worksheets if ws is not wb.active)]
     for ws in sheets:
-        if not isinstance(ws, Worksheet):
+        if not isinstance(ws, ReadOnlyWorksheet):
             continue
         rows = _grid(ws)
         header = _find_header(rows)

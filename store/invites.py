@@ -2,34 +2,41 @@
 
 A code is 8 characters from a 31-letter alphabet without look-alikes (0/O, 1/I/L), so it is easy to read out
 and type on a phone: 31^8 ≈ 8.5·10^11 codes. With at most MAX_WRONG wrong guesses per account per hour,
-guessing a live code is hopeless. Only the SHA-256 hash of a code is stored, so the database alone does
-not let anyone bind; a code is used at most once (a conditional UPDATE decides) and expires.
+guessing a live code is hopeless; and with more than GLOBAL_MAX_WRONG wrong codes from all accounts
+together within the hour (many accounts guessing), redemption pauses for everyone and the admins are told.
+Only an HMAC-SHA-256 of a code, keyed with the server secret (store/secret.py: BOT_SECRET), is stored, so
+neither the database nor a backup of it lets anyone find a code; a code is used at most once (a conditional
+UPDATE decides) and expires. Codes made before the HMAC (hashing "sha256") still work until they expire.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, delete, func, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Invite, InviteAttempt
+from store.secret import server_secret
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 DEFAULT_TTL = dt.timedelta(hours=72)
 MAX_WRONG = 5
+GLOBAL_MAX_WRONG = 50  # wrong codes from all accounts together per WRONG_WINDOW: then nobody may redeem
 WRONG_WINDOW = dt.timedelta(hours=1)
 # What a user might type: letters and digits, with spaces or dashes between the two halves.
 _TYPED = re.compile(r"^[A-Z0-9]{8}$")
 
-Status = Literal["ok", "wrong", "expired", "used", "limited"]
+Status = Literal["ok", "wrong", "expired", "used", "limited", "paused"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,18 @@ def display(code: str) -> str:
     return f"{code[:4]}-{code[4:]}"
 
 
-def code_hash(code: str) -> str:
+@functools.cache
+def _key() -> bytes:
+    return server_secret()
+
+
+def code_hash(code: str, key: bytes | None = None) -> str:
+    """HMAC-SHA-256 of the code under the server secret, hex (64 characters, as the column holds)."""
+    return hmac.new(key if key is not None else _key(), code.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def legacy_hash(code: str) -> str:
+    """The bare SHA-256 that codes made before the HMAC were stored as."""
     return hashlib.sha256(code.encode("ascii")).hexdigest()
 
 
@@ -79,8 +97,8 @@ def issue(
     ))
     code = new_code()
     expires_at = now + ttl
-    session.add(Invite(code_hash=code_hash(code), contact_id=contact_id, created_by=created_by, created_at=now,
-                       expires_at=expires_at))
+    session.add(Invite(code_hash=code_hash(code), hashing="hmac", contact_id=contact_id, created_by=created_by,
+                       created_at=now, expires_at=expires_at))
     session.flush()
     return Issued(code, expires_at, revoked)
 
@@ -91,16 +109,19 @@ def redeem(session: Session, *, code: str, transport: str, user_id: str, now: dt
     if retry_at is not None:
         # Refused without looking at the code: otherwise guessing would go on behind the refusal.
         return Redeemed("limited", retry_at=retry_at)
-    hashed = code_hash(code)
+    paused = paused_until(session, now)
+    if paused is not None:
+        return Redeemed("paused", retry_at=paused)
+    matches = or_(and_(Invite.hashing == "hmac", Invite.code_hash == code_hash(code)),
+                  and_(Invite.hashing == "sha256", Invite.code_hash == legacy_hash(code)))
     # The WHERE clause decides atomically: of two accounts sending the same code at once, one wins.
     won = _rowcount(session.execute(
         update(Invite)
-        .where(Invite.code_hash == hashed, Invite.used_at.is_(None), Invite.revoked_at.is_(None),
-               Invite.expires_at > now)
+        .where(matches, Invite.used_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
         .values(used_at=now, used_by=f"{transport}:{user_id}")
         .execution_options(synchronize_session=False)
     ))
-    row = session.scalar(select(Invite).where(Invite.code_hash == hashed))
+    row = session.scalar(select(Invite).where(matches))
     if won == 1 and row is not None:
         return Redeemed("ok", contact_id=row.contact_id)
     _record_wrong(session, transport, user_id, now)
@@ -123,12 +144,22 @@ def limited_until(session: Session, transport: str, user_id: str, now: dt.dateti
     return cast(dt.datetime, oldest) + WRONG_WINDOW  # min() keeps the column type: an aware UTC time
 
 
+def paused_until(session: Session, now: dt.datetime) -> dt.datetime | None:
+    """When redemption resumes, if all accounts together sent GLOBAL_MAX_WRONG wrong codes in the last hour."""
+    count, oldest = session.execute(
+        select(func.count(InviteAttempt.id), func.min(InviteAttempt.attempted_at))
+        .where(InviteAttempt.attempted_at > now - WRONG_WINDOW)
+    ).one()
+    if count < GLOBAL_MAX_WRONG or oldest is None:
+        return None
+    return cast(dt.datetime, oldest) + WRONG_WINDOW
+
+
 def _record_wrong(session: Session, transport: str, user_id: str, now: dt.datetime) -> None:
     # Old guesses no longer count, so they are dropped: the table stays small.
     session.execute(
         delete(InviteAttempt)
-        .where(InviteAttempt.transport == transport, InviteAttempt.user_id == user_id,
-               InviteAttempt.attempted_at <= now - WRONG_WINDOW)
+        .where(InviteAttempt.attempted_at <= now - WRONG_WINDOW)
         .execution_options(synchronize_session=False)
     )
     session.add(InviteAttempt(transport=transport, user_id=user_id, attempted_at=now))

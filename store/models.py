@@ -100,12 +100,13 @@ class Entry(Base):
 
 
 class Invite(Base):
-    """A one-time binding code an admin made for a contact. Only the code's SHA-256 hash is kept."""
+    """A one-time binding code an admin made for a contact. Only the code's HMAC (keyed by BOT_SECRET) is kept."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hashing: Mapped[str] = mapped_column(String(10), default="hmac")  # "sha256": made before the HMAC
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # None: made on the command line
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
@@ -146,6 +147,8 @@ class OutboxRow(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # A claim (status sending) holds until this moment; after it any instance may take the row again.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class CalendarDay(Base):
@@ -192,6 +195,18 @@ class InboxRow(Base):
     text: Mapped[str] = mapped_column(Text)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+
+
+class UnreachableChat(Base):
+    """A chat the platform refused for good (bot blocked, outside the app's visible range): admins were told."""
+
+    __tablename__ = "unreachable_chats"
+
+    transport: Mapped[str] = mapped_column(String(20), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 # "Who reported last" (汇总, reminders) asks for each department's newest booking: this index answers

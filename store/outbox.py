@@ -2,7 +2,8 @@
 
 A reminder is claimed by inserting its row (key = reminder id + recipient) before it is sent, so
 a restart, a second instance on the same database or a retry never sends it twice. Senders take
-rows with a conditional UPDATE (pending -> sending), so two instances never send the same row.
+a few rows at a time with a conditional UPDATE (pending -> sending, with a lease), so two instances never send
+the same row, and a row whose sender died is taken again once its lease has run out.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ class Outgoing:
     chat_id: str
     text: str
     attempts: int
+    contact_id: int | None = None
 
 
 def enqueue(
@@ -45,34 +47,63 @@ def enqueue(
     return True
 
 
-def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: int = 50) -> list[Outgoing]:
-    """Take due rows for the given transports; each row is taken by exactly one sender."""
-    expired = session.scalars(
-        select(OutboxRow.id).where(OutboxRow.status == "pending", OutboxRow.expires_at < now)
-    ).all()
-    if expired:
-        session.execute(update(OutboxRow).where(OutboxRow.id.in_(expired)).values(status="expired"))
+CLAIM_BATCH = 5  # rows taken per claim: a crash strands at most these until their lease runs out
+LEASE = dt.timedelta(minutes=2)  # how long a claim holds: far longer than one send with its retries
+
+
+def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: int = CLAIM_BATCH,
+              lease: dt.timedelta = LEASE) -> list[Outgoing]:
+    """Take a few due rows for the given transports; each row is taken by exactly one sender.
+
+    A row is due when pending and past not_before, or when an earlier claim's lease ran out (that sender
+    crashed or hung): then it is taken again. The claim is a conditional UPDATE on the row's status and
+    lease as read, so of two instances racing for a row exactly one wins it.
+    """
+    expire_stale(session, now)
+    due = or_(
+        and_(OutboxRow.status == "pending", OutboxRow.not_before <= now),
+        and_(OutboxRow.status == "sending", OutboxRow.lease_until < now),
+    )
     candidates = session.scalars(
-        select(OutboxRow)
-        .where(OutboxRow.status == "pending", OutboxRow.not_before <= now, OutboxRow.transport.in_(transports))
-        .order_by(OutboxRow.not_before, OutboxRow.id)
-        .limit(limit)
+        select(OutboxRow).where(due, OutboxRow.transport.in_(transports))
+        .order_by(OutboxRow.not_before, OutboxRow.id).limit(limit)
     ).all()
     taken: list[Outgoing] = []
     for row in candidates:
+        same = OutboxRow.lease_until.is_(None) if row.lease_until is None else OutboxRow.lease_until == row.lease_until
         result = session.execute(
             update(OutboxRow)
-            .where(OutboxRow.id == row.id, OutboxRow.status == "pending")
-            .values(status="sending", attempts=OutboxRow.attempts + 1)
+            .where(OutboxRow.id == row.id, OutboxRow.status == row.status, same)
+            .values(status="sending", attempts=OutboxRow.attempts + 1, lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
         if getattr(result, "rowcount", 0) == 1:
-            taken.append(Outgoing(row.id, row.key, row.transport, row.chat_id, row.text, row.attempts + 1))
+            taken.append(Outgoing(row.id, row.key, row.transport, row.chat_id, row.text, row.attempts + 1,
+                                  row.contact_id))
     return taken
 
 
+def expire_stale(session: Session, now: dt.datetime) -> list[Outgoing]:
+    """Drop rows past their expiry that are not out (a claim in hand is left to its sender); return them, so
+    that the caller can report what was dropped: a stale message is never sent."""
+    rows = session.scalars(
+        select(OutboxRow).where(OutboxRow.status.in_(("pending", "sending")), OutboxRow.expires_at < now,
+                                or_(OutboxRow.status == "pending", OutboxRow.lease_until < now))
+    ).all()
+    if rows:
+        session.execute(update(OutboxRow).where(OutboxRow.id.in_([r.id for r in rows])).values(status="expired"))
+    return [Outgoing(r.id, r.key, r.transport, r.chat_id, r.text, r.attempts, r.contact_id) for r in rows]
+
+
 def mark_sent(session: Session, row_id: int, now: dt.datetime) -> None:
-    session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(status="sent", sent_at=now))
+    session.execute(update(OutboxRow).where(OutboxRow.id == row_id)
+                    .values(status="sent", sent_at=now, lease_until=None))
+
+
+def mark_refused(session: Session, row_id: int, now: dt.datetime, error: str) -> None:
+    """The platform refuses this recipient for good: never tried again."""
+    session.execute(update(OutboxRow).where(OutboxRow.id == row_id)
+                    .values(status="failed", lease_until=None, last_error=error[:500]))
 
 
 def mark_failed(session: Session, item: Outgoing, now: dt.datetime, error: str) -> bool:
@@ -82,7 +113,8 @@ def mark_failed(session: Session, item: Outgoing, now: dt.datetime, error: str) 
     session.execute(
         update(OutboxRow)
         .where(OutboxRow.id == item.id)
-        .values(status="pending" if retry else "failed", not_before=now + delay, last_error=error[:500])
+        .values(status="pending" if retry else "failed", not_before=now + delay, last_error=error[:500],
+                lease_until=None)
     )
     return retry
 

@@ -12,6 +12,8 @@ from store import directory
 from store.contacts_xlsx import ContactRecord, RowProblem, read_contacts, write_contacts
 from store.database import Database
 
+SHOWN_PROBLEMS = 20  # bad rows named in the report; the rest are counted
+
 
 @dataclass
 class ImportReport:
@@ -32,7 +34,10 @@ class ImportReport:
             lines.append("新增：" + "、".join(self.added))
         if self.changed:
             lines.append("修改：" + "、".join(self.changed))
-        lines += [f"第{p.row}行：{p.reason}" if p.row else p.reason for p in self.rejected]
+        # The first few say what is wrong; a list of thousands would bury the chat (once ~240 messages).
+        lines += [f"第{p.row}行：{p.reason}" if p.row else p.reason for p in self.rejected[:SHOWN_PROBLEMS]]
+        if len(self.rejected) > SHOWN_PROBLEMS:
+            lines.append(f"……另有{len(self.rejected) - SHOWN_PROBLEMS}行有问题，未一一列出。")
         lines.append("已导入。" if self.imported else "有问题的行没有改正，所以没有导入任何数据。请改正后重新导入。")
         return "\n".join(lines)
 
@@ -99,7 +104,7 @@ def import_contacts(db: Database, campaign: Campaign, data: bytes, now: dt.datet
 
 def export_contacts(db: Database, campaign: Campaign) -> bytes:
     """The current active contacts in the 附件1 layout; import_contacts reads it back unchanged."""
-    with db.session() as s:
+    with db.read() as s:
         people = directory.people(s)
     records = [
         ContactRecord(campaign.department(p.department).short, p.name, p.section,

@@ -61,7 +61,7 @@ def test_secrets_in_config_refuse_to_start(campaign: Campaign, key: str, variabl
 
 
 def test_unknown_key_in_config(campaign: Campaign) -> None:
-    with pytest.raises(ConfigError, match="wecom.agentid: unknown key; known: agent_id, api_base_url"):
+    with pytest.raises(ConfigError, match=r"wecom.agentid: unknown key; did you mean .agent_id.\?"):
         load_settings(with_section(campaign, agentid=1), FULL_ENV)
 
 

@@ -12,6 +12,7 @@ variable, never on sleeps. fail_next() makes the next call of a method fail (429
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import email.policy
 import itertools
@@ -65,6 +66,8 @@ class FakeBotApi:
         self.webhook: dict[str, Any] = {"url": ""}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}  # the bot's messages, by (chat, message id)
         self.files: dict[str, bytes] = {}  # files users sent, by file id (getFile, then a GET of its path)
+        self.unsized: set[str] = set()  # file ids whose size neither the message nor getFile nor the download states
+        self.slow_files: dict[str, threading.Event] = {}  # file ids whose download waits for the event
         self._cond = threading.Condition()
         self._pending: list[dict[str, Any]] = []  # updates not yet confirmed by an offset
         self._again: list[dict[str, Any]] = []  # delivered once more, as if the confirmation got lost
@@ -193,6 +196,8 @@ class FakeBotApi:
         file_id = str(params["file_id"])
         if file_id not in self.files:
             raise ApiError(400, "Bad Request: invalid file_id")
+        if file_id in self.unsized:  # Telegram may leave file_size out
+            return {"file_id": file_id, "file_unique_id": file_id, "file_path": f"documents/{file_id}"}
         return {"file_id": file_id, "file_unique_id": file_id, "file_size": len(self.files[file_id]),
                 "file_path": f"documents/{file_id}"}
 
@@ -301,11 +306,17 @@ class _Handler(BaseHTTPRequestHandler):
         file_prefix = f"/file/bot{self.api.token}/documents/"
         if unquote(self.path).startswith(file_prefix):  # httpx sends the token's ":" as %3A here
             self.path = unquote(self.path)  # a file download, as from the Bot API's file server
-            data = self.api.files.get(self.path[len(file_prefix):])
+            file_id = self.path[len(file_prefix):]
+            data = self.api.files.get(file_id)
+            gate = self.api.slow_files.get(file_id)
+            if gate is not None:
+                gate.wait(30)  # a slow download: the test lets it finish
             self.send_response(200 if data is not None else 404)
-            self.send_header("Content-Length", str(len(data or b"")))
+            if file_id not in self.api.unsized:  # else the body simply ends when the connection closes
+                self.send_header("Content-Length", str(len(data or b"")))
             self.end_headers()
-            self.wfile.write(data or b"")
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the bot stopped reading: too big
+                self.wfile.write(data or b"")
             return
         query = self.path.partition("?")[2]
         self.path = self.path.partition("?")[0]

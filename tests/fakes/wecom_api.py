@@ -15,6 +15,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,6 +69,14 @@ class FakeWeComApi:
         self._media = itertools.count(1)
         self.token = ""
         self.expired: set[str] = set()
+        # Scripted answers for the next message/send calls, one per call: "-1" (system busy), "45009",
+        # "81013" (outside the visible range), "500" (HTTP 500) or "hang" (no answer for hang_seconds, then
+        # the connection closes: nothing delivered). refuse: userids always answered 81013.
+        self.faults: deque[str] = deque()
+        self.refuse: set[str] = set()
+        self.hang_seconds = 5.0
+        self.dropped = threading.Event()  # set (and release consulted) by hold_and_drop()
+        self.held = 0  # message/send calls waiting for release right now
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,6 +116,23 @@ class FakeWeComApi:
         """Keep message/send answers back until release.set(): the bot is then busy with its reply."""
         self.release.clear()
 
+    def fail_next(self, *faults: str) -> None:
+        """Answer the next message/send calls with these faults, in order (see self.faults)."""
+        with self.changed:
+            self.faults.extend(faults)
+
+    def hold_and_drop(self) -> None:
+        """Keep message/send answers back until release.set(), then answer them -1: nothing held is delivered
+        (as when the bot is killed while WeCom has not taken the message yet)."""
+        self.dropped.set()
+        self.release.clear()
+
+    def wait_held(self, timeout: float = 15.0) -> None:
+        """Wait until a message/send call is being held back (the bot is in the middle of a send)."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.held > 0, timeout):
+                raise AssertionError(f"WeCom API: no send held within {timeout} s")
+
     def wait_for(self, found: Callable[[list[ApiCall]], T | None], timeout: float = 15.0) -> T:
         """Wait until found(calls) is truthy and return it; fail after timeout seconds."""
         with self.changed:
@@ -140,9 +166,36 @@ class FakeWeComApi:
         if path == "gettoken":
             answer = self._gettoken(call)
         elif path == "message/send":
+            held = not self.release.is_set()
+            drop = held and self.dropped.is_set()  # decided now: the test may clear it right after releasing
+            if held:
+                with self.changed:
+                    self.held += 1
+                    self.changed.notify_all()
             self.release.wait(30)
+            if held:
+                with self.changed:
+                    self.held -= 1
             call.body = json.loads(body)
-            answer = self._check_token(call) or {"errcode": 0, "errmsg": "ok", "invaliduser": ""}
+            with self.changed:
+                fault = self.faults.popleft() if self.faults else ""
+                if call.touser in self.refuse:
+                    fault = "81013"
+                if drop:
+                    fault = "-1"
+            if fault in ("500", "hang"):
+                if fault == "hang":
+                    threading.Event().wait(self.hang_seconds)  # the bot's timeout is shorter: it gives up
+                call.errcode = -500 if fault == "500" else -999
+                with self.changed:
+                    self.calls.append(call)
+                    self.changed.notify_all()
+                if fault == "500":
+                    req.send_error(500)
+                return
+            answer = (self._check_token(call) or
+                      ({"errcode": int(fault), "errmsg": "scripted fault"} if fault else
+                       {"errcode": 0, "errmsg": "ok", "invaliduser": ""}))
         elif path == "media/upload":
             answer = self._check_token(call) or self._upload(call, req.headers.get("Content-Type", ""), body)
         else:

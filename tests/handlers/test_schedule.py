@@ -34,6 +34,7 @@ def test_deadlines_show_what_is_coming(app: App, clock: FakeClock) -> None:
 
 
 def test_notify_queues_once_for_everyone_or_one_department(app: App) -> None:
+    app.core.transports = frozenset({"telegram"})
     for name in ("方广成", "王晓芳"):
         Chat(app, name, transport="telegram")
     admin = Chat(app, "王永辉")
@@ -59,3 +60,28 @@ def test_admins_add_holidays_and_workdays(app: App) -> None:
     assert not calendar.is_workday(dt.date(2031, 1, 1)) and calendar.is_workday(dt.date(2031, 1, 4))
     assert "不存在" in admin.say("节假日 2031-02-30")
     assert "只有管理员" in Chat(app, "方广成").say("节假日 2031-01-01")
+
+
+def test_notify_without_a_running_transport_says_so_and_queues_nothing(app: App) -> None:
+    """The console (no transport running) used to answer 已通知所有联系人：N人 and queue rows that went out, stale,
+    whenever `run` next started."""
+    Chat(app, "方广成", transport="telegram")
+    reply = Chat(app, "王永辉").say("通知 大家辛苦了")
+    assert "已通知" not in reply and "发不出去" in reply
+    with app.db.session() as s:
+        assert s.scalars(select(OutboxRow)).all() == []
+
+
+def test_notify_counts_only_contacts_on_a_running_transport_and_expires_at_the_end_of_the_day(
+    app: App, clock: FakeClock
+) -> None:
+    app.core.transports = frozenset({"wecom"})
+    Chat(app, "方广成", transport="telegram")  # bound on Telegram only, which is not running
+    reply = Chat(app, "王永辉").say("通知 公安局 请今天登记数据")
+    assert "已通知市公安局：0人" in reply and "方广成" in reply
+    app.core.transports = frozenset({"telegram"})
+    Chat(app, "王永辉").say("通知 公安局 请今天登记数据", message_id="again")
+    with app.db.session() as s:
+        (row,) = s.scalars(select(OutboxRow)).all()
+        local = clock.now.astimezone(SHANGHAI)
+        assert row.expires_at == dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), SHANGHAI)

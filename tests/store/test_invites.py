@@ -18,7 +18,7 @@ from bot.app import App
 from handlers.messages import Incoming
 from store import directory
 from store import invites as inv
-from store.models import Invite, InviteAttempt
+from store.models import Invite, InviteAttempt, OutboxRow
 from tests.support import Chat, FakeClock
 
 CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}")
@@ -78,7 +78,8 @@ def test_only_the_hash_is_stored(app: App, db_url: str) -> None:
     with app.db.session() as s:
         row = s.scalars(select(Invite)).one()
         cells = " ".join(str(v) for v in s.execute(text("SELECT * FROM invites")).one())
-    assert row.code_hash == hashlib.sha256(code.encode()).hexdigest()
+    assert row.code_hash != hashlib.sha256(code.encode()).hexdigest()  # not a bare hash: keyed by BOT_SECRET
+    assert row.code_hash == inv.code_hash(code) and row.hashing == "hmac"
     assert code not in cells and inv.display(code) not in cells
     if db_url.startswith("sqlite:///"):  # the bytes on disk, the WAL included
         app.db.dispose()
@@ -150,3 +151,32 @@ def test_invite_needs_an_admin_and_a_name(app: App) -> None:
 def test_a_stranger_sees_nothing_but_the_way_in(app: App, text: str) -> None:
     answer = stranger(app, "tg-12", text)
     assert "分享手机号" in answer and "绑定码" in answer
+
+
+def test_many_wrong_codes_from_many_accounts_pause_redemption_for_everyone(app: App, clock: FakeClock) -> None:
+    good = issue(app).code
+    for n in range(inv.GLOBAL_MAX_WRONG):  # each account stays under its own limit of MAX_WRONG
+        assert redeem(app, "ABCDEFGH", f"guesser{n}").status == "wrong"
+    assert redeem(app, good, "honest").status == "paused"  # even a right code waits: no guessing behind it
+    clock.advance(hours=1, minutes=1)
+    assert redeem(app, good, "honest").status == "ok"
+
+
+def test_codes_made_before_the_hmac_still_work_until_they_expire(app: App, clock: FakeClock) -> None:
+    code = issue(app).code
+    with app.db.session() as s:
+        row = s.scalars(select(Invite)).one()
+        row.code_hash, row.hashing = hashlib.sha256(code.encode()).hexdigest(), "sha256"
+    assert redeem(app, code).status == "ok"
+
+
+def test_a_pause_tells_the_admins_once(app: App) -> None:
+    Chat(app, "王永辉", transport="telegram")  # an admin with a chat the note can go to
+    replies = []
+    for n in range(inv.GLOBAL_MAX_WRONG + 3):
+        msg = Incoming("telegram", f"s{n}", f"s{n}", f"m{n}", "ABCD-EFGH")
+        replies.append(" ".join(r.text for r in app.core.handle(msg)))
+    assert "绑定码验证暂停到" in replies[-1]
+    with app.db.session() as s:
+        notes = [r for r in s.scalars(select(OutboxRow)) if r.key.startswith("invite-pause:")]
+    assert len(notes) == 1 and "可能有人在猜绑定码" in notes[0].text
