@@ -19,11 +19,10 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from campaign import Campaign, ConfigError
+from bot.settings import SettingsReader
+from campaign import Campaign
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -45,40 +44,31 @@ class TelegramSettings:
         return urlsplit(self.webhook_url).path or "/"
 
 
-def load_settings(campaign: Campaign) -> TelegramSettings | None:
+ENV_KEYS = {"base_url": "TELEGRAM_BASE_URL", "base_file_url": "TELEGRAM_BASE_FILE_URL"}
+SECRET_KEYS = {"token": "TELEGRAM_BOT_TOKEN", "webhook_secret": "TELEGRAM_WEBHOOK_SECRET"}
+CONFIG_KEYS: dict[str, type] = {"webhook_url": str, "listen": str, "port": int, "poll_timeout": int}
+
+
+def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> TelegramSettings | None:
     """The settings, or None when no token is set (then the bot runs without Telegram)."""
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    env = os.environ if environ is None else environ
+    r = SettingsReader(campaign, "telegram", env=ENV_KEYS, secrets=SECRET_KEYS, config=CONFIG_KEYS, environ=env)
+    token = r.text("token")
     if not token:
         return None
-    section: Mapping[str, Any] = campaign.sections.get("telegram", {})
-    base_url = os.environ.get("TELEGRAM_BASE_URL", "").strip() or _text(campaign, section, "base_url")
-    file_url = os.environ.get("TELEGRAM_BASE_FILE_URL", "").strip() or _text(campaign, section, "base_file_url")
+    base_url, file_url = r.text("base_url"), r.text("base_file_url")
     if base_url and not file_url and base_url.endswith("/bot"):
         file_url = base_url.removesuffix("/bot") + "/file/bot"  # the layout of telegram-bot-api servers
     return TelegramSettings(
         token=token,
         base_url=base_url or DEFAULT_BASE_URL,
         base_file_url=file_url or DEFAULT_BASE_FILE_URL,
-        webhook_url=_text(campaign, section, "webhook_url"),
-        listen=_text(campaign, section, "listen") or "127.0.0.1",
-        port=_number(campaign, section, "port", 8443, 1, 65535),
-        webhook_secret=os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or secrets.token_urlsafe(32),
-        poll_timeout=_number(campaign, section, "poll_timeout", 30, 1, 50),
+        webhook_url=str(r.table("webhook_url") or "").strip(),
+        listen=str(r.table("listen") or "").strip() or "127.0.0.1",
+        port=r.number("port", 8443, 1, 65535),
+        webhook_secret=r.text("webhook_secret") or secrets.token_urlsafe(32),
+        poll_timeout=r.number("poll_timeout", 30, 1, 50),
     )
-
-
-def _text(campaign: Campaign, section: Mapping[str, Any], key: str) -> str:
-    value = section.get(key, "")
-    if not isinstance(value, str):
-        raise ConfigError(Path(campaign.path), f"telegram.{key}", "must be a string")
-    return value.strip()
-
-
-def _number(campaign: Campaign, section: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(Path(campaign.path), f"telegram.{key}", f"must be a whole number from {low} to {high}")
-    return value
 
 
 class RedactSecret(logging.Filter):

@@ -34,7 +34,7 @@ AUDIENCES = ("all", "city")
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "calendar"}
+     "contacts", "groups", "database", "telegram", "wecom", "dingtalk", "calendar"}
 )
 
 
@@ -138,7 +138,8 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         wanghong=_wanghong(r, raw, dept_keys),
         limits=_limits(r, raw),
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
-        sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
+        sections={k: v for k, v in raw.items()
+                  if k in ("telegram", "wecom", "dingtalk", "calendar") and isinstance(v, Mapping)},
     )
 
 
@@ -212,6 +213,7 @@ def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[
             email=r.text(c, "email", where, ""),
             role=r.text(c, "role", where, "member"),
             wecom_userid=r.text(c, "wecom_userid", where, ""),
+            dingtalk_userid=r.text(c, "dingtalk_userid", where, ""),
         )
         if contact.department not in dept_keys:
             raise r.fail(f"{where}.department", f"no department with key {contact.department!r}")

@@ -32,8 +32,9 @@ class Core:
         self.campaign = campaign
         self.db = db
         self.clock = clock
-        # Where messages the bot starts (broadcasts) can go; the runner narrows it to what is running.
-        self.transports: frozenset[str] = frozenset({"telegram", "wecom"})
+        # Where messages the bot starts (broadcasts) can go: the runner sets the transports it started.
+        # None running (the console, the command line): a broadcast is queued for no chat and says so.
+        self.transports: frozenset[str] = frozenset()
         self.throttle = Throttle(campaign.limits.user_per_second, campaign.limits.user_burst)
         self.commands: dict[str, Handler] = {
             "start": views.start,
@@ -85,7 +86,7 @@ class Core:
             if person is None:
                 return replies
             greeting = views.start(Context(self.campaign, self.db, msg, now, person, "", self.transports))
-            if msg.transport not in registration.DIRECTORY_TRANSPORTS or not text or (
+            if not msg.caps.directory_identity or not text or (
                 command is not None and command.name in ("start", "help")
             ):
                 return greeting

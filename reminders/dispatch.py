@@ -71,11 +71,8 @@ def useful_until(campaign: Campaign, item: Planned) -> dt.datetime:
 def route(session: Session, person: Person, transports: AbstractSet[str]) -> tuple[str, str] | None:
     """The chat to reach a contact on: the newest binding on a running transport."""
     usable = [c for c in directory.chats_of(session, person.id) if c[0] in transports]
-    if usable:
-        return usable[-1]
-    if person.wecom_userid and "wecom" in transports:
-        return ("wecom", person.wecom_userid)  # the enterprise directory reaches them without a first message
-    return None
+    # Directory ids known in advance (WeCom, DingTalk) are identities too: reachable without a first message.
+    return usable[-1] if usable else None
 
 
 def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.datetime,
