@@ -96,6 +96,8 @@ class Core:
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if ctx.msg.document is not None:
+            if ctx.msg.document.kind != "document":  # a picture or video: report materials (next step)
+                return [Reply(texts.MEDIA_RECEIVED)]
             return admin.contact_file(ctx, ctx.msg.document)
         if command is None:
             if not text:
