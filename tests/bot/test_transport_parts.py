@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot import console, dingtalk, telegram, wecom
-from bot.dingtalk_settings import DEFAULT_API_BASE_URL, load_settings as dingtalk_settings
+from bot.dingtalk_settings import DEFAULT_API_BASE_URL
+from bot.dingtalk_settings import load_settings as dingtalk_settings
 from bot.telegram_settings import load_settings as telegram_settings
 from bot.wecom_api import WeComApiError
 from bot.wecom_cards import card_of, fits_card, menu_buttons
