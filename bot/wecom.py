@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import logging
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -169,6 +170,8 @@ class WeComTransport:
         self.crypto = CallbackCrypto(settings)
         self.limiter = limiter or MemberLimiter(limit=settings.member_per_minute, hourly=settings.member_per_hour)
         self.port = settings.port  # the bound port once started (differs when settings.port is 0)
+        # WeCom asks that scheduled pushes avoid :00 and :30: the reminder service spreads ours over this.
+        self.push_spread = dt.timedelta(minutes=settings.reminder_spread_minutes)
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._seen: OrderedDict[str, None] = OrderedDict()

@@ -8,6 +8,7 @@ environment: config.toml is shared and versioned, and a secret there has leaked.
   member_per_minute = 30   # messages the bot sends one member per minute (config only; WeCom's cap is 30)
   member_per_hour = 1000   # and per hour (WeCom's cap is 1000)
   media_max_mb = 10        # pictures and videos larger than this are not downloaded
+  reminder_spread_minutes = 5   # reminders leave over this many minutes after their time, never all at :00
 
 member_per_minute/hour exist for private 政务微信 deployments with another cap, and for load tests against a
 fake WeCom; on public WeCom leave them, since WeCom silently drops what goes over its caps.
@@ -45,7 +46,8 @@ PUBLIC_KEYS = {
     "listen": "WECOM_LISTEN",
 }
 SECRET_KEYS = {"secret": "WECOM_SECRET", "token": "WECOM_TOKEN", "encoding_aes_key": "WECOM_ENCODING_AES_KEY"}
-CONFIG_KEYS: dict[str, type] = {"member_per_minute": int, "member_per_hour": int, "media_max_mb": int, "menu": list}
+CONFIG_KEYS: dict[str, type] = {"member_per_minute": int, "member_per_hour": int, "media_max_mb": int, "menu": list,
+                                "reminder_spread_minutes": int}
 MEMBER_PER_MINUTE = 30  # WeCom's per-member caps for application messages
 MEMBER_PER_HOUR = 1000
 MEDIA_MAX_MB = 10
@@ -72,6 +74,7 @@ class WeComSettings:
     member_per_hour: int = MEMBER_PER_HOUR
     menu: tuple[str, ...] = DEFAULT_MENU
     media_max_bytes: int = MEDIA_MAX_MB * 1024 * 1024
+    reminder_spread_minutes: int = 5
 
 
 def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> WeComSettings | None:
@@ -104,6 +107,7 @@ def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) 
         member_per_hour=r.number("member_per_hour", MEMBER_PER_HOUR, 1, 10_000_000),
         menu=_menu(r),
         media_max_bytes=r.number("media_max_mb", MEDIA_MAX_MB, 1, 20) * 1024 * 1024,
+        reminder_spread_minutes=r.number("reminder_spread_minutes", 5, 0, 25),
     )
 
 
