@@ -201,7 +201,7 @@ class DingTalkTransport:
         self._working = KeyedLocks()
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
-        self.directory = DirectorySync(app, TRANSPORT, "钉钉", self.api.userid_by_mobile, self.send,
+        self.directory = DirectorySync(app, TRANSPORT, "钉钉", self.api.userid_by_mobile,
                                        "请在钉钉通讯录中核对手机号，或发 修改联系人 姓名 钉钉 用户ID。")
 
     async def start(self) -> None:

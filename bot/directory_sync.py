@@ -4,35 +4,35 @@ WeCom (user/getuserid) and DingTalk (user/getbymobile) can name the member who h
 the app may see that member. At start, and whenever the contact list changes, every active contact with a
 mobile but no account on the transport is looked up; a found userid becomes the contact's identity there
 (so their first message is recognised and reminders reach them before it). Admins get the list of
-contacts the directory did not know, once per change of that list.
+contacts the directory did not know, once per change of that list (through the outbox, so two instances
+tell them once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
-from handlers.messages import Reply
+from reminders.dispatch import notify_admins
 from store import directory
 from store.directory import Person
 
 log = logging.getLogger(__name__)
 
 Lookup = Callable[[str], Awaitable[str | None]]  # mobile -> userid, None when the directory has no such member
-Send = Callable[[str, Reply], Awaitable[None]]
 CHECK_EVERY = 60.0  # seconds between looks at the contact list (a cheap read; lookups only on a change)
 
 
 class DirectorySync:
     """Looks up contacts' userids by mobile on one transport, and tells admins who was not found."""
 
-    def __init__(self, app: App, transport: str, label: str, lookup: Lookup, send: Send,
-                 how_to_fix: str) -> None:
+    def __init__(self, app: App, transport: str, label: str, lookup: Lookup, how_to_fix: str) -> None:
         self.app, self.transport, self.label = app, transport, label
-        self.lookup, self.send, self.how_to_fix = lookup, send, how_to_fix
+        self.lookup, self.how_to_fix = lookup, how_to_fix
         self._looked: set[tuple[int, str]] = set()  # (contact, mobile) pairs already asked about
         self._reported: frozenset[int] = frozenset()
         self._task: asyncio.Task[None] | None = None
@@ -56,12 +56,16 @@ class DirectorySync:
             await asyncio.sleep(CHECK_EVERY)
 
     async def run_once(self) -> None:
-        people, known, admins = await asyncio.to_thread(self._read)
+        people, known = await asyncio.to_thread(self._read)
         wanted = [p for p in people if p.id not in known]
         fresh = [p for p in wanted if p.mobile and (p.id, p.mobile) not in self._looked]
         for person in fresh:
-            userid = await self.lookup(person.mobile)
-            self._looked.add((person.id, person.mobile))
+            self._looked.add((person.id, person.mobile))  # asked once per mobile, found or not
+            try:
+                userid = await self.lookup(person.mobile)
+            except Exception as exc:  # e.g. the app may not read the directory: say so once, not every minute
+                log.warning("%s: looking up %s by mobile failed: %s", self.label, person.name, exc)
+                continue
             if userid:
                 await asyncio.to_thread(self._bind, person, userid)
                 known[person.id] = userid
@@ -76,19 +80,17 @@ class DirectorySync:
                          for p in missing)
         text = f"{self.label}通讯录里没有找到这些联系人：{names}。{self.how_to_fix}"
         log.warning("%s: contacts not found in the directory: %s", self.label, ", ".join(p.name for p in missing))
-        for admin in admins:
-            chat = known.get(admin.id)
-            if chat:
-                try:
-                    await self.send(chat, Reply(text))
-                except Exception:
-                    log.exception("%s: could not tell admin %s", self.label, admin.name)
+        # Through the outbox, keyed by the list: told once, however many instances start or restart.
+        key = f"directory:{self.transport}:" + hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
+        await asyncio.to_thread(self._tell_admins, key, text)
 
-    def _read(self) -> tuple[list[Person], dict[int, str], list[Person]]:
+    def _tell_admins(self, key: str, text: str) -> None:
         with self.app.db.session() as s:
-            people = directory.people(s)
-            known = directory.directory_ids(s, self.transport)
-        return people, known, [p for p in people if p.is_admin]
+            notify_admins(s, self.app.campaign, key=key, text=text, now=self.app.now(), transports={self.transport})
+
+    def _read(self) -> tuple[list[Person], dict[int, str]]:
+        with self.app.db.session() as s:
+            return directory.people(s), directory.directory_ids(s, self.transport)
 
     def _bind(self, person: Person, userid: str) -> None:
         with self.app.db.session() as s:

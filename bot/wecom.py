@@ -179,7 +179,7 @@ class WeComTransport:
         self._started = app.now()  # inbox rows accepted before this moment and unhandled are replayed
         self._sending = KeyedLocks()  # one reply at a time per member, its pieces together
         self._cards: OrderedDict[str, Reply] = OrderedDict()  # task id -> the reply whose choices it shows
-        self.directory = DirectorySync(app, TRANSPORT, "企业微信", self.api.userid_by_mobile, self.send, FIX_DIRECTORY)
+        self.directory = DirectorySync(app, TRANSPORT, "企业微信", self.api.userid_by_mobile, FIX_DIRECTORY)
 
     async def start(self) -> None:
         web_app = web.Application(client_max_size=_MAX_BODY)
