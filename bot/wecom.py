@@ -26,7 +26,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from bot.app import App
 from bot.directory_sync import DirectorySync
 from bot.wecom_api import MediaTooLarge, WeComApi, split_text
-from bot.wecom_cards import card_of, fits_card, label_of, menu_buttons
+from bot.wecom_cards import button_text, card_of, fits_card, label_of, menu_buttons
 from bot.wecom_check import check
 from bot.wecom_limit import KeyedLocks, MemberLimiter
 from bot.wecom_settings import CALLBACK_PATH, WeComSettings, load_settings
@@ -129,7 +129,9 @@ def render(reply: Reply, carded: bool = False) -> list[str]:
     """The text messages one reply becomes. Choices shown on a template card (carded) are not repeated;
     choices that do not fit a card become lines to copy."""
     lines = [reply.text] if reply.text.strip() else []
-    if reply.choices and not carded:
+    if carded:  # the card's buttons are short: the full labels stay readable in the message above it
+        lines += [f"第{n}项：{c.label}" for n, c in enumerate(reply.choices, 1) if button_text(n, c.label) != c.label]
+    elif reply.choices:
         lines.append("请直接回复下面“回复：”后面的文字：")
         lines += [f"{choice.label}　回复：{choice.text}" for choice in reply.choices]
     if reply.file is not None and reply.file.caption:

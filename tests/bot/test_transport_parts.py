@@ -84,7 +84,9 @@ def test_a_reply_with_choices_becomes_a_button_card() -> None:
     assert task == "t1" and card["card_type"] == "button_interaction"
     assert [(b["text"], b["key"]) for b in card["button_list"]] == [("选第1项", "1 3"), ("选第2项", "2 3")]
     assert "第1项：1. 寄递渠道查获侵权货物（批次）" in card["sub_title_text"]
-    assert wecom.render(CHOICES, carded=True) == [CHOICES.text]  # the text alone: choices are on the card
+    # The message above the card keeps the full labels; the buttons carry the choices.
+    assert wecom.render(CHOICES, carded=True) == [CHOICES.text + "\n第1项：1. 寄递渠道查获侵权货物（批次）"
+                                                  "\n第2项：2. 寄递渠道查获侵权货物（件）"]
     many = Reply("x", choices=tuple(Choice(str(n), str(n)) for n in range(7)))
     assert not fits_card(many) and "回复：6" in wecom.render(many)[0]
 
