@@ -7,6 +7,7 @@ Nothing sleeps: every wait is on the fake's condition variable, with a timeout.
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import urllib.parse
 from collections.abc import Iterator
@@ -139,3 +140,34 @@ def test_directory_lookup_by_mobile_registers_and_admins_hear_who_is_missing(bot
     assert "戴超颖" in bot.say("daicy", "开始", "您好").text  # known without any userid typed
     missing = bot.ding.wait_sent("wangyh", "通讯录里没有找到")
     assert "陈明栋" in missing.text and "戴超颖" not in missing.text
+
+
+def test_wecom_and_dingtalk_run_in_one_process(tmp_path: Path) -> None:
+    from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWeComApi, WeComSender
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    config = _config(tmp_path).read_text(encoding="utf-8").replace(
+        'dingtalk_userid = "FangGC"\n', 'dingtalk_userid = "FangGC"\nwecom_userid = "fanggc-wx"\n')
+    (tmp_path / "config.toml").write_text(config, encoding="utf-8")
+    with FakeDingTalk() as ding, FakeWeComApi() as api:
+        env = clean_env(
+            BOT_CONFIG=str(tmp_path / "config.toml"), BOT_DATABASE_URL=f"sqlite:///{tmp_path / 'bot.db'}",
+            DINGTALK_CLIENT_ID=CLIENT_ID, DINGTALK_CLIENT_SECRET=CLIENT_SECRET, DINGTALK_ROBOT_CODE=ROBOT_CODE,
+            DINGTALK_API_BASE_URL=ding.base_url, DINGTALK_OAPI_BASE_URL=ding.base_url,
+            WECOM_CORP_ID=CORP_ID, WECOM_AGENT_ID=str(AGENT_ID), WECOM_SECRET=SECRET, WECOM_TOKEN=TOKEN,
+            WECOM_ENCODING_AES_KEY=AES_KEY, WECOM_API_BASE_URL=api.base_url, WECOM_LISTEN=f"127.0.0.1:{port}",
+            NO_PROXY="127.0.0.1", no_proxy="127.0.0.1",
+        )
+        process = BotProcess("both", env, tmp_path)
+        try:
+            process.start()
+            assert set(process.ready.split(maxsplit=1)[1].split(",")) == {"wecom", "dingtalk"}
+            ding.deliver("fanggc", "查处网络违法案件 2")
+            ding.wait_sent("fanggc", "累计 2 件")
+            assert WeComSender(f"http://127.0.0.1:{port}/wecom/callback").text("fanggc-wx", "查处网络违法案件 1") == (
+                200, "")
+            api.wait_sent("fanggc-wx", "累计 3 件")  # one contact, one ledger, two chats
+        finally:
+            assert process.stop() == 0, process.log()
