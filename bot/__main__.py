@@ -1,11 +1,12 @@
 """python -m bot: the one start-up file.
 
-  run                                   the bot: Telegram/WeCom when configured, else the console chat
+  run                                   the bot: WeCom/DingTalk/Telegram when configured, else the console chat
   console --as NAME                     chat on the terminal as one contact
   invite NAME [--hours 72]              a single-use binding code for a contact
   export [--agency NAME] [--as-of DATE] --out FILE.xlsx     the 附件2 statistics table
   contacts import FILE.xlsx | contacts export FILE.xlsx     the contact list (附件1 layout)
   schedule [--from DATE] [--to DATE]    the reminder plan, one line per message
+  wecom-menu                            send [wecom] menu to WeCom (menu/create; also done at every start)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     schedule = sub.add_parser("schedule", help="列出提醒计划：每条消息一行")
     schedule.add_argument("--from", dest="date_from", type=_date, help="开始日期，如 2023-08-09")
     schedule.add_argument("--to", dest="date_to", type=_date, help="结束日期，如 2023-11-30")
+    sub.add_parser("wecom-menu", help="按 config.toml 的 [wecom] menu 设置企业微信应用菜单（启动时也会设置）")
     return parser
 
 

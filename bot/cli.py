@@ -25,8 +25,8 @@ def run(app: App, args: argparse.Namespace) -> int:
     if transports:
         asyncio.run(serve(app, transports, [reminder_service()]))
         return 0
-    print("未配置 Telegram（TELEGRAM_BOT_TOKEN）或企业微信（WECOM_CORP_ID 等），进入控制台聊天。配置方法见 README。",
-          file=sys.stderr)
+    print("未配置企业微信（WECOM_CORP_ID 等）、钉钉（DINGTALK_CLIENT_ID 等）或 Telegram（TELEGRAM_BOT_TOKEN），"
+          "进入控制台聊天。配置方法见 README。", file=sys.stderr)
     return console(app, args)
 
 
@@ -105,5 +105,34 @@ def schedule(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def wecom_menu(app: App, args: argparse.Namespace) -> int:
+    """Send [wecom] menu to WeCom with menu/create (the bot also does this at every start)."""
+    from bot.wecom import WeComTransport
+    from bot.wecom_settings import load_settings
+    from campaign import ConfigError
+
+    try:
+        settings = load_settings(app.campaign)
+    except ConfigError as exc:
+        print(f"配置错误 {exc}", file=sys.stderr)
+        return 2
+    if settings is None:
+        print("未配置企业微信（WECOM_CORP_ID、WECOM_AGENT_ID、WECOM_SECRET 等），无法设置菜单。", file=sys.stderr)
+        return 2
+
+    async def send() -> bool:
+        transport = WeComTransport(app, settings)
+        try:
+            return await transport.create_menu()
+        finally:
+            await transport.api.close()
+
+    if not asyncio.run(send()):
+        print("菜单设置失败，原因见上面的日志。", file=sys.stderr)
+        return 1
+    print("已设置企业微信应用菜单：" + "、".join(settings.menu))
+    return 0
+
+
 COMMANDS = {"run": run, "console": console, "invite": invite, "export": export, "contacts": contacts,
-            "schedule": schedule}
+            "schedule": schedule, "wecom-menu": wecom_menu}

@@ -11,11 +11,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import App
-from handlers.messages import Incoming, Reply
+from handlers.messages import Capabilities, Incoming, Reply
 from store import directory
 from store.directory import Person
 
 TRANSPORT = "console"
+# The operator picked the contact: no proof needed, and no buttons; files are saved under data/exports.
+CAPS = Capabilities(send_files=True)
 EXPORT_DIR = Path("data") / "exports"
 
 
@@ -65,7 +67,8 @@ def run_console(app: App, person: Person, stdin: TextIO, stdout: TextIO, export_
         if not line.strip():
             continue
         n += 1
-        msg = Incoming(TRANSPORT, user, user, f"{run_id}-{n}", line.rstrip("\r\n"), sender_name=person.name)
+        msg = Incoming(TRANSPORT, user, user, f"{run_id}-{n}", line.rstrip("\r\n"), sender_name=person.name,
+                       caps=CAPS)
         for reply in app.core.handle(msg):
             print(render(reply, export_dir), file=stdout, flush=True)
     return 0

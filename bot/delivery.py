@@ -150,9 +150,7 @@ class Courier:
         """Mark a chat the platform refuses for good and tell the admins, once per chat."""
         now = self.app.now()
         with self.app.db.session() as s:
-            person = directory.bound_person(s, transport, chat_id)
-            if person is None and transport == "wecom":
-                person = directory.person_by_wecom(s, chat_id)
+            person = directory.bound_person(s, transport, chat_id)  # directory ids included (identities)
             if not reach.mark(s, transport=transport, chat_id=chat_id, contact_id=person.id if person else None,
                               reason=reason, now=now):
                 return

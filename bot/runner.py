@@ -20,7 +20,11 @@ TransportFactory = Callable[[App], Transport | None]
 Service = Callable[[App, dict[str, Transport]], Awaitable[Callable[[], Awaitable[None]]]]
 
 
-_TRANSPORTS = (("bot.telegram", "telegram_transport"), ("bot.wecom", "wecom_transport"))
+_TRANSPORTS = (
+    ("bot.telegram", "telegram_transport"),
+    ("bot.wecom", "wecom_transport"),
+    ("bot.dingtalk", "dingtalk_transport"),
+)
 
 
 def transport_factories() -> list[TransportFactory]:

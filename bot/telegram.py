@@ -38,12 +38,14 @@ from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
 from bot.wecom_limit import KeyedLocks
 from handlers.invites import code_in
-from handlers.messages import Attachment, Incoming, Reply, SharedContact
+from handlers.messages import Attachment, Capabilities, Incoming, Reply, SharedContact
 from store import ledger
 
 log = logging.getLogger(__name__)
 
 TRANSPORT = "telegram"
+# Telegram users prove who they are with their own contact card (or a binding code); no directory vouches.
+CAPS = Capabilities(contact_card=True, buttons=True, receive_files=True, send_files=True)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # The command menu (setMyCommands): private chats get every everyday command, groups only help.
 COMMANDS = (
@@ -83,6 +85,7 @@ def telegram_transport(app: App) -> Transport | None:
 
 class TelegramTransport:
     name = TRANSPORT
+    caps = CAPS
 
     def __init__(self, app: App, settings: TelegramSettings) -> None:
         # Before PTB logs anything: its debug output shows the token (in every URL) and the webhook secret.
@@ -335,7 +338,7 @@ class TelegramTransport:
             await query.answer(STALE_BUTTON, show_alert=True)
             return
         msg = Incoming(TRANSPORT, str(message.chat.id), str(query.from_user.id), f"cb{message.message_id}", text,
-                       private=message.chat.type == ChatType.PRIVATE, sender_name=query.from_user.full_name)
+                       private=message.chat.type == ChatType.PRIVATE, sender_name=query.from_user.full_name, caps=CAPS)
         if await asyncio.to_thread(self._booked, msg):
             await query.answer(ALREADY)  # a second press: the outcome is already on screen
             return
@@ -408,7 +411,7 @@ def incoming(message: Message, user: User) -> Incoming:
         contact = SharedContact(card.phone_number, owner, " ".join(filter(None, (card.first_name, card.last_name))))
     return Incoming(
         TRANSPORT, str(message.chat.id), str(user.id), str(message.message_id), message.text or "", contact,
-        private=message.chat.type == ChatType.PRIVATE, sender_name=user.full_name,
+        private=message.chat.type == ChatType.PRIVATE, sender_name=user.full_name, caps=CAPS,
     )
 
 

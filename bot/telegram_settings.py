@@ -21,12 +21,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
+from bot.settings import SettingsReader
 from campaign import Campaign, ConfigError
-from campaign.config import did_you_mean
 
 DEFAULT_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_BASE_FILE_URL = "https://api.telegram.org/file/bot"
@@ -48,21 +46,20 @@ class TelegramSettings:
         return urlsplit(self.webhook_url).path or "/"
 
 
-CONFIG_KEYS = frozenset({"base_url", "base_file_url", "webhook_url", "listen", "port", "poll_timeout"})
+ENV_KEYS = {"base_url": "TELEGRAM_BASE_URL", "base_file_url": "TELEGRAM_BASE_FILE_URL"}
 SECRET_KEYS = {"token": "TELEGRAM_BOT_TOKEN", "webhook_secret": "TELEGRAM_WEBHOOK_SECRET"}
+CONFIG_KEYS: dict[str, type] = {"webhook_url": str, "listen": str, "port": int, "poll_timeout": int}
 _SECRET_CHARS = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as a webhook secret_token
 
 
-def check_section(campaign: Campaign) -> Mapping[str, Any]:
+def _reader(campaign: Campaign, environ: Mapping[str, str]) -> SettingsReader:
+    return SettingsReader(campaign, "telegram", env=ENV_KEYS, secrets=SECRET_KEYS, config=CONFIG_KEYS,
+                          environ=environ)
+
+
+def check_section(campaign: Campaign) -> None:
     """[telegram] in config.toml holds only known keys, and no secret: checked at every start."""
-    section: Mapping[str, Any] = campaign.sections.get("telegram", {})
-    for key in section:
-        if key in SECRET_KEYS:
-            raise ConfigError(Path(campaign.path), f"telegram.{key}",
-                              f"secrets belong in the environment ({SECRET_KEYS[key]})")
-        if key not in CONFIG_KEYS:
-            raise ConfigError(Path(campaign.path), f"telegram.{key}", did_you_mean(key, CONFIG_KEYS))
-    return section
+    _reader(campaign, {})
 
 
 def webhook_secret(environ: Mapping[str, str]) -> str:
@@ -77,16 +74,16 @@ def webhook_secret(environ: Mapping[str, str]) -> str:
     return secret
 
 
-def load_settings(campaign: Campaign) -> TelegramSettings | None:
+def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> TelegramSettings | None:
     """The settings, or None when no token is set (then the bot runs without Telegram)."""
-    section = check_section(campaign)
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    env = os.environ if environ is None else environ
+    r = _reader(campaign, env)
+    token = r.text("token")
     if not token:
         return None
-    base_url = os.environ.get("TELEGRAM_BASE_URL", "").strip() or _text(campaign, section, "base_url")
-    file_url = os.environ.get("TELEGRAM_BASE_FILE_URL", "").strip() or _text(campaign, section, "base_file_url")
-    webhook_url = _text(campaign, section, "webhook_url")
-    if webhook_url and not os.environ.get("TELEGRAM_WEBHOOK_SECRET", "").strip():
+    base_url, file_url = r.text("base_url"), r.text("base_file_url")
+    webhook_url = str(r.table("webhook_url") or "").strip()
+    if webhook_url and not env.get("TELEGRAM_WEBHOOK_SECRET", "").strip():
         logging.getLogger(__name__).warning(
             "TELEGRAM_WEBHOOK_SECRET is not set: a random secret is used for this start only; set it when several "
             "instances serve the webhook")
@@ -97,25 +94,11 @@ def load_settings(campaign: Campaign) -> TelegramSettings | None:
         base_url=base_url or DEFAULT_BASE_URL,
         base_file_url=file_url or DEFAULT_BASE_FILE_URL,
         webhook_url=webhook_url,
-        listen=_text(campaign, section, "listen") or "127.0.0.1",
-        port=_number(campaign, section, "port", 8443, 1, 65535),
-        webhook_secret=webhook_secret(os.environ),
-        poll_timeout=_number(campaign, section, "poll_timeout", 30, 1, 50),
+        listen=str(r.table("listen") or "").strip() or "127.0.0.1",
+        port=r.number("port", 8443, 1, 65535),
+        webhook_secret=webhook_secret(env),
+        poll_timeout=r.number("poll_timeout", 30, 1, 50),
     )
-
-
-def _text(campaign: Campaign, section: Mapping[str, Any], key: str) -> str:
-    value = section.get(key, "")
-    if not isinstance(value, str):
-        raise ConfigError(Path(campaign.path), f"telegram.{key}", "must be a string")
-    return value.strip()
-
-
-def _number(campaign: Campaign, section: Mapping[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(Path(campaign.path), f"telegram.{key}", f"must be a whole number from {low} to {high}")
-    return value
 
 
 class RedactSecret(logging.Filter):

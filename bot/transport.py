@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from handlers.messages import Reply
+from handlers.messages import Capabilities, Reply
 
 
 class Transport(Protocol):
-    name: str  # "telegram", "wecom": the value of Incoming.transport
+    name: str  # "telegram", "wecom", "dingtalk": the value of Incoming.transport
+    caps: Capabilities  # what it can do; every Incoming it makes carries these, so handlers never name it
 
     async def start(self) -> None:
         """Connect and begin delivering incoming messages to the core."""

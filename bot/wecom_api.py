@@ -55,6 +55,14 @@ def verdict(exc: BaseException) -> Verdict:
     return "other"
 
 
+class MediaTooLarge(Exception):
+    """A picture or video larger than the configured cap: not downloaded."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        super().__init__(f"media of {size} bytes is over the cap")
+
+
 class WeComApi:
     """Calls WeCom with a cached access token; a token WeCom refuses is renewed once per call."""
 
@@ -69,9 +77,10 @@ class WeComApi:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            # trust_env stays off: an HTTP_PROXY meant for the internet must not capture intranet calls.
+            # trust_env: a government network reaches WeCom through HTTPS_PROXY / HTTP_PROXY; NO_PROXY keeps
+            # intranet hosts (a 政务微信 private deployment) direct.
             timeout = aiohttp.ClientTimeout(total=self.settings.timeout_seconds, connect=10)
-            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False)
+            self._session = aiohttp.ClientSession(timeout=timeout, raise_for_status=False, trust_env=True)
         return self._session
 
     async def close(self) -> None:
@@ -108,6 +117,62 @@ class WeComApi:
             raise WeComApiError("media/upload", -1, "no media_id in the answer")
         return media_id
 
+    async def send_card(self, userid: str, card: dict[str, Any]) -> None:
+        """A template card (button_interaction): choices the member presses instead of typing."""
+        await self._call("message/send", json={
+            "touser": userid, "msgtype": "template_card", "agentid": self.settings.agent_id, "template_card": card,
+        })
+
+    async def update_card_button(self, userid: str, response_code: str, replace_name: str) -> None:
+        """Turn a pressed card's buttons into one grey label (WeCom allows one update per ResponseCode)."""
+        await self._call("message/update_template_card", json={
+            "userids": [userid], "agentid": self.settings.agent_id, "response_code": response_code,
+            "button": {"replace_name": replace_name},
+        })
+
+    async def create_menu(self, buttons: list[dict[str, Any]]) -> None:
+        await self._call("menu/create", params={"agentid": str(self.settings.agent_id)}, json={"button": buttons})
+
+    async def agent(self) -> dict[str, Any]:
+        """agent/get: one read that needs a valid token and, for newer apps, the server's IP in 企业可信IP."""
+        return await self._call("agent/get", params={"agentid": str(self.settings.agent_id)}, method="GET")
+
+    async def userid_by_mobile(self, mobile: str) -> str | None:
+        """user/getuserid: the member with this mobile, None when the app may not see one (46004, 60111)."""
+        try:
+            answer = await self._call("user/getuserid", json={"mobile": mobile})
+        except WeComApiError as exc:
+            if exc.errcode in (46004, 60111):
+                return None
+            raise
+        userid = answer.get("userid")
+        return str(userid) if userid else None
+
+    async def download(self, media_id: str, limit: int) -> bytes:
+        """media/get: a picture or video the member sent, refused when larger than `limit` bytes."""
+        for attempt in (1, 2):
+            token = await self.access_token()
+            url = f"{self.settings.api_base_url}/cgi-bin/media/get"
+            async with self.session.get(url, params={"access_token": token, "media_id": media_id}) as resp:
+                if resp.status != 200:
+                    raise WeComApiError("media/get", -1, f"HTTP {resp.status}")
+                if resp.content_type in ("application/json", "text/plain"):  # an error, not the file
+                    answer = await resp.json(content_type=None)
+                    code = int(answer.get("errcode", -1)) if isinstance(answer, dict) else -1
+                    if code in TOKEN_ERRORS and attempt == 1:
+                        self._drop_token(token)
+                        continue
+                    raise WeComApiError("media/get", code, str(answer))
+                if (resp.content_length or 0) > limit:
+                    raise MediaTooLarge(resp.content_length or 0)
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > limit:
+                        raise MediaTooLarge(len(data))
+                return bytes(data)
+        raise AssertionError("unreachable")
+
     async def access_token(self) -> str:
         """The cached token, fetched again when it is (nearly) expired or was refused."""
         async with self._token_lock:  # concurrent sends share one fetch
@@ -129,19 +194,20 @@ class WeComApi:
             self._token = None
 
     async def _call(self, call: str, *, json: dict[str, Any] | None = None, params: dict[str, str] | None = None,
-                    form: Callable[[], aiohttp.FormData] | None = None) -> dict[str, Any]:
+                    form: Callable[[], aiohttp.FormData] | None = None, method: str = "POST") -> dict[str, Any]:
         """One API call under the retry policy: busy answers, 5xx, time-outs and connection errors are tried
         again with backoff; a refused recipient raises delivery.Undeliverable."""
-        return await with_retries(lambda: self._call_once(call, json=json, params=params, form=form), verdict,
-                                  what=f"WeCom {call}")
+        return await with_retries(
+            lambda: self._call_once(call, json=json, params=params, form=form, method=method), verdict,
+            what=f"WeCom {call}")
 
     async def _call_once(self, call: str, *, json: dict[str, Any] | None = None,
                          params: dict[str, str] | None = None,
-                         form: Callable[[], aiohttp.FormData] | None = None) -> dict[str, Any]:
+                         form: Callable[[], aiohttp.FormData] | None = None, method: str = "POST") -> dict[str, Any]:
         for attempt in (1, 2):
             token = await self.access_token()
             try:
-                return await self._request("POST", call, {**(params or {}), "access_token": token},
+                return await self._request(method, call, {**(params or {}), "access_token": token},
                                            json=json, data=form() if form else None)
             except WeComApiError as exc:
                 if exc.errcode not in TOKEN_ERRORS or attempt == 2:

@@ -16,6 +16,8 @@ from contextlib import asynccontextmanager
 MEMBER_LIMIT = 30
 # WeCom counts 60 s; one second more keeps network jitter from squeezing 31 sends into its minute.
 MEMBER_WINDOW = 61.0
+MEMBER_HOURLY = 1000  # and at most 1000 an hour
+HOUR_WINDOW = 3601.0
 _SWEEP_AT = 1000  # members remembered before idle ones are forgotten
 
 
@@ -26,11 +28,12 @@ class MemberLimiter:
     """
 
     def __init__(self, limit: int = MEMBER_LIMIT, window: float = MEMBER_WINDOW,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        if limit < 1 or window <= 0:
+                 clock: Callable[[], float] = time.monotonic, hourly: int = 0) -> None:
+        if limit < 1 or window <= 0 or hourly < 0:
             raise ValueError("limit must be at least 1 and window positive")
         self.limit = limit
         self.window = window
+        self.hourly = hourly  # 0: no hourly cap
         self._clock = clock
         self._slots: dict[str, deque[float]] = {}
 
@@ -40,15 +43,21 @@ class MemberLimiter:
         if len(self._slots) > _SWEEP_AT:
             self._sweep(now)
         slots = self._slots.setdefault(member, deque())
-        while slots and slots[0] <= now - self.window:
+        keep = max(self.window, HOUR_WINDOW if self.hourly else 0.0)
+        while slots and slots[0] <= now - keep:
             slots.popleft()
         # Slots only grow, so the send `limit` places back decides when this one fits in a window.
-        at = now if len(slots) < self.limit else max(now, slots[-self.limit] + self.window)
+        at = max(now, slots[-1]) if slots else now
+        if len(slots) >= self.limit:
+            at = max(at, slots[-self.limit] + self.window)
+        if self.hourly and len(slots) >= self.hourly:
+            at = max(at, slots[-self.hourly] + HOUR_WINDOW)
         slots.append(at)
         return at - now
 
     def _sweep(self, now: float) -> None:
-        for member in [m for m, s in self._slots.items() if not s or s[-1] <= now - self.window]:
+        keep = max(self.window, HOUR_WINDOW if self.hourly else 0.0)
+        for member in [m for m, s in self._slots.items() if not s or s[-1] <= now - keep]:
             del self._slots[member]
 
 

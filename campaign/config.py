@@ -35,7 +35,7 @@ AUDIENCES = ("all", "city")
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "calendar", "units"}
+     "contacts", "groups", "database", "telegram", "wecom", "dingtalk", "calendar", "units"}
 )
 
 
@@ -45,16 +45,17 @@ KNOWN_SECTIONS = frozenset(
 KNOWN_KEYS: Mapping[str, frozenset[str]] = {
     "campaign": frozenset({"title", "notice", "table_title", "contacts_title", "issued", "start", "end", "timezone",
                            "coordinator", "email"}),
-    "limits": frozenset({"max_amount", "decimal_places", "user_burst", "user_per_second"}),
+    "limits": frozenset({"max_amount", "decimal_places", "user_burst", "user_per_second", "per_unit",
+                         "per_indicator"}),
     "phases": frozenset({"name", "start", "end"}),
     "deadlines": frozenset({"key", "date", "audience", "title", "material", "recipient"}),
     "reminders": frozenset({"offsets_days", "time", "grace_hours", "lease_seconds"}),
     "wanghong": frozenset({"week", "departments"}),
     "departments": frozenset({"key", "name", "short", "aliases", "group", "parent"}),
     "contacts": frozenset({"name", "department", "section", "mobile", "office", "fax", "email", "role",
-                           "wecom_userid"}),
+                           "wecom_userid", "dingtalk_userid"}),
     "groups": frozenset({"name", "indicators"}),
-    "groups.indicators": frozenset({"key", "name", "unit", "aliases"}),
+    "groups.indicators": frozenset({"key", "name", "unit", "aliases", "unit_words"}),
     "database": frozenset({"url"}),
 }
 
@@ -188,7 +189,8 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         limits=_limits(r, raw, {i.key for g in groups for i in g.indicators}),
         unit_synonyms=_unit_synonyms(r, raw),
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
-        sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
+        sections={k: v for k, v in raw.items()
+                  if k in ("telegram", "wecom", "dingtalk", "calendar") and isinstance(v, Mapping)},
     )
 
 
@@ -280,6 +282,7 @@ def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[
             email=r.text(c, "email", where, ""),
             role=r.text(c, "role", where, "member"),
             wecom_userid=r.text(c, "wecom_userid", where, ""),
+            dingtalk_userid=r.text(c, "dingtalk_userid", where, ""),
         )
         if contact.department not in dept_keys:
             raise r.fail(f"{where}.department", f"no department with key {contact.department!r}")

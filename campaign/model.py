@@ -62,10 +62,16 @@ class Contact:
     email: str = ""
     role: str = "member"
     wecom_userid: str = ""
+    dingtalk_userid: str = ""
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    def directory_ids(self) -> dict[str, str]:
+        """transport -> this contact's userid in that transport's enterprise directory, where config gives one."""
+        ids = {"wecom": self.wecom_userid, "dingtalk": self.dingtalk_userid}
+        return {transport: userid for transport, userid in ids.items() if userid}
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from store.roster import import_contacts
 
 FIELDS = {
     "手机": "mobile", "手机号": "mobile", "电话": "office", "办公电话": "office", "科室": "section", "部门": "section",
-    "传真": "fax", "邮箱": "email", "电子邮箱": "email", "角色": "role", "企业微信": "wecom_userid",
+    "传真": "fax", "邮箱": "email", "电子邮箱": "email", "角色": "role",
+    # Directory userids, so a contact is known before their first message (compared case-insensitively).
+    "企业微信": "wecom_userid", "钉钉": "dingtalk_userid",
 }
 ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员": "member", "member": "member"}
 

@@ -86,7 +86,7 @@ class Core:
             if person is None:
                 return replies
             greeting = views.start(Context(self.campaign, self.db, msg, now, person, "", self.transports))
-            if msg.transport not in registration.DIRECTORY_TRANSPORTS or not text or (
+            if not msg.caps.directory_identity or not text or (
                 command is not None and command.name in ("start", "help")
             ):
                 return greeting
@@ -96,6 +96,8 @@ class Core:
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if ctx.msg.document is not None:
+            if ctx.msg.document.kind != "document":  # a picture or video: report materials (next step)
+                return [Reply(texts.MEDIA_RECEIVED)]
             return admin.contact_file(ctx, ctx.msg.document)
         if command is None:
             if not text:

@@ -82,15 +82,16 @@ def redeem(
                            contact_id=person.id, now=now)
             return person, []
     ask_admin = f"请联系市市场监管局网监科（{campaign.email}）重新生成。"
+    card = "也可以点下方按钮分享手机号验证。" if msg.caps.contact_card else ""
     if result.status == "paused":
         assert result.retry_at is not None
         again = texts.when(result.retry_at, campaign.tz)
         _tell_admins_of_pause(campaign, db, result.retry_at, now)
-        text = f"最近输错绑定码的人太多，绑定码验证暂停到{again}。请稍后再试，或点下方按钮分享手机号验证。"
+        text = f"最近输错绑定码的人太多，绑定码验证暂停到{again}。请稍后再试。{card}"
     elif result.status == "limited":
         assert result.retry_at is not None
         again = texts.when(result.retry_at, campaign.tz)
-        text = f"绑定码输错次数太多，请在{again}以后再试；也可以点下方按钮分享手机号验证。"
+        text = f"绑定码输错次数太多，请在{again}以后再试。{card}"
     elif result.status == "used":
         text = "这个绑定码已经用过了，每个绑定码只能用一次。" + ask_admin
     elif result.status == "expired":
@@ -98,5 +99,5 @@ def redeem(
     elif result.status == "ok":  # the contact was removed after the code was made
         text = "这个绑定码对应的联系人已被删除。" + ask_admin
     else:
-        text = "绑定码不对，请核对后再发（8位字母和数字，不分大小写）。也可以点下方按钮分享手机号验证。"
-    return None, [Reply(text, request_contact=True)]
+        text = "绑定码不对，请核对后再发（8位字母和数字，不分大小写）。{card}"
+    return None, [Reply(text, request_contact=msg.caps.contact_card)]

@@ -86,6 +86,8 @@ def notify(ctx: Context) -> list[Reply]:
     body = rest.strip() if dep is not None else ctx.args.strip()
     if not body:
         return [Reply("格式：通知 内容（发给所有联系人），或 通知 单位 内容，例如：通知 公安局 请今天登记数据。")]
+    if not ctx.transports:  # e.g. the console alone: nothing could deliver it
+        return [Reply("现在没有运行中的聊天渠道，通知没有发出。请在机器人正式运行时再发。")]
     text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
     if not ctx.transports:
         # The console, or `run` with no platform configured: nothing would carry the message.

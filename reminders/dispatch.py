@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -71,16 +71,16 @@ def useful_until(campaign: Campaign, item: Planned) -> dt.datetime:
 def route(session: Session, person: Person, transports: AbstractSet[str]) -> tuple[str, str] | None:
     """The chat to reach a contact on: the newest binding on a running transport."""
     usable = [c for c in directory.chats_of(session, person.id) if c[0] in transports]
-    if usable:
-        return usable[-1]
-    if person.wecom_userid and "wecom" in transports:
-        return ("wecom", person.wecom_userid)  # the enterprise directory reaches them without a first message
-    return None
+    # Directory ids known in advance (WeCom, DingTalk) are identities too: reachable without a first message.
+    return usable[-1] if usable else None
 
 
 def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.datetime,
-                    transports: AbstractSet[str]) -> Queued:
-    """Queue one planned reminder for each recipient, once per (reminder, recipient)."""
+                    transports: AbstractSet[str], spreads: Mapping[str, dt.timedelta] | None = None) -> Queued:
+    """Queue one planned reminder for each recipient, once per (reminder, recipient).
+
+    spreads: per transport, over how long after the planned time its recipients' reminders are spread.
+    """
     with db.session() as s:
         everyone = directory.people(s)
         departments = set(item.departments)
@@ -103,7 +103,8 @@ def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.dat
                 unreachable.append(person)
                 continue
             if outbox.enqueue(s, key=f"{item.id}#{person.id}", contact_id=person.id, transport=chat[0],
-                              chat_id=chat[1], text=text, now=now, expires_at=expires):
+                              chat_id=chat[1], text=text, now=now, expires_at=expires,
+                              not_before=max(now, item.at + spread(person.id, (spreads or {}).get(chat[0])))):
                 sent.append(person.name)
         if unreachable:
             names = "、".join(f"{p.name}（{campaign.department(p.department).short}）" for p in unreachable)
@@ -112,6 +113,18 @@ def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.dat
             notify_admins(s, campaign, key=f"unreachable:{item.id}", text=note, now=now, transports=transports)
             log.warning("reminder %s: no chat for %s", item.id, names)
     return Queued(tuple(sent), tuple(p.name for p in unreachable))
+
+
+def spread(contact_id: int, over: dt.timedelta | None) -> dt.timedelta:
+    """How long after the planned time a contact's reminder goes out: fixed per contact, within `over`.
+
+    WeCom asks senders not to push everything at :00 or :30 (W-90236): with over = 5 minutes the reminders
+    of a 09:00 plan leave between 09:01 and 09:05. A late reminder goes out at once (not_before is now).
+    """
+    seconds = int(over.total_seconds()) if over else 0
+    if seconds < 120:
+        return dt.timedelta(0)
+    return dt.timedelta(seconds=60 + (contact_id * 97) % (seconds - 60))
 
 
 def notify_admins(session: Session, campaign: Campaign, *, key: str, text: str, now: dt.datetime,

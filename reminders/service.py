@@ -94,7 +94,8 @@ class ReminderService:
             log.warning("reminder %s skipped: too late (planned %s)", item.id, item.at.isoformat())
             return
         queued = await asyncio.to_thread(
-            enqueue_planned, self.app.db, self.app.campaign, item, now, set(self.transports)
+            enqueue_planned, self.app.db, self.app.campaign, item, now, set(self.transports),
+            {name: getattr(t, "push_spread", dt.timedelta(0)) for name, t in self.transports.items()},
         )
         log.info("reminder %s queued for %d contacts", item.id, len(queued.sent_to))
         await self.send_due()

@@ -1,4 +1,10 @@
-"""Departments, contacts and chat bindings: seeded from config, then kept in the database."""
+"""Departments, contacts and chat identities: seeded from config, then kept in the database.
+
+A chat identity (table `identities`) says which account on which transport speaks for a contact. It is
+made when an account proves who it is (a shared phone card, a binding code, the console), or in advance
+for transports whose enterprise directory vouches for its userids (WeCom, DingTalk: config, an admin's
+修改联系人, the lookup by mobile). External ids are compared case-folded: directory userids are.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,10 @@ from sqlalchemy.orm import Session
 
 from campaign import Campaign
 from campaign.phones import normalize_phone
-from store.models import Binding, ContactRow, DepartmentRow
+from store.models import ContactRow, DepartmentRow, Identity
+
+# Contact fields that are really chat identities on a directory transport.
+DIRECTORY_FIELDS = {"wecom_userid": "wecom", "dingtalk_userid": "dingtalk"}
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,6 @@ class Person:
     email: str
     role: str
     active: bool
-    wecom_userid: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -40,7 +48,7 @@ def _person(row: ContactRow, department_key: str) -> Person:
     return Person(
         id=row.id, name=row.name, department_id=row.department_id, department=department_key,
         section=row.section, mobile=row.mobile, office=row.office, fax=row.fax, email=row.email, role=row.role,
-        active=row.active, wecom_userid=row.wecom_userid,
+        active=row.active,
     )
 
 
@@ -65,11 +73,15 @@ def sync_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> Non
         dep_id = rows[contact.department].id
         if (dep_id, contact.name) in known:
             continue
-        session.add(ContactRow(
+        new = ContactRow(
             name=contact.name, department_id=dep_id, section=contact.section, mobile=contact.mobile,
             office=contact.office, fax=contact.fax, email=contact.email, role=contact.role,
-            wecom_userid=contact.wecom_userid or None, active=True, origin="config", updated_at=now,
-        ))
+            active=True, origin="config", updated_at=now,
+        )
+        session.add(new)
+        session.flush()
+        for transport, userid in contact.directory_ids().items():
+            set_directory_id(session, new.id, transport, userid, now, source="config")
     session.flush()
 
 
@@ -103,21 +115,18 @@ def people_by_mobile(session: Session, phone: str) -> list[Person]:
     return [p for p in people(session) if p.mobile == wanted]
 
 
-def person_by_wecom(session: Session, userid: str) -> Person | None:
-    found = session.execute(
-        select(ContactRow, DepartmentRow.key).join(DepartmentRow)
-        .where(ContactRow.wecom_userid == userid, ContactRow.active.is_(True))
-    ).first()
-    return _person(*found) if found else None
+def external_key(external_id: str) -> str:
+    """How an account id is compared: case-folded, since directory userids compare case-insensitively."""
+    return external_id.strip().lower()
 
 
-def bound_person(session: Session, transport: str, user_id: str) -> Person | None:
+def bound_person(session: Session, transport: str, sender_id: str) -> Person | None:
     """The active contact this messaging account speaks for, if any."""
     # One query: this runs before every message is answered.
     found = session.execute(
         select(ContactRow, DepartmentRow.key).join(DepartmentRow)
-        .join(Binding, Binding.contact_id == ContactRow.id)
-        .where(Binding.transport == transport, Binding.user_id == user_id)
+        .join(Identity, Identity.contact_id == ContactRow.id)
+        .where(Identity.transport == transport, Identity.external_id == external_key(sender_id))
     ).first()
     if found is None:
         return None
@@ -125,29 +134,52 @@ def bound_person(session: Session, transport: str, user_id: str) -> Person | Non
     return bound if bound.active else None
 
 
-def bind(session: Session, *, transport: str, user_id: str, chat_id: str, contact_id: int, now: dt.datetime) -> None:
+def bind(session: Session, *, transport: str, user_id: str, chat_id: str, contact_id: int, now: dt.datetime,
+         source: str = "chat") -> None:
     """Bind a messaging account to a contact, replacing an earlier binding of that account."""
-    query = select(Binding).where(Binding.transport == transport, Binding.user_id == user_id)
+    key = external_key(user_id)
+    query = select(Identity).where(Identity.transport == transport, Identity.external_id == key)
     row = session.scalar(query)
     if row is None:
         try:
             # Two first messages of one user may arrive at two instances at once: the unique key lets one
             # insert, and the other updates the row it finds, instead of failing the user's message.
             with session.begin_nested():
-                session.add(Binding(transport=transport, user_id=user_id, chat_id=chat_id, contact_id=contact_id,
-                                    bound_at=now))
+                session.add(Identity(transport=transport, external_id=key, chat_id=chat_id, contact_id=contact_id,
+                                     source=source, bound_at=now))
                 session.flush()
             return
         except IntegrityError:
             row = session.scalars(query).one()
-    row.chat_id, row.contact_id, row.bound_at = chat_id, contact_id, now
+    row.chat_id, row.contact_id, row.bound_at, row.source = chat_id, contact_id, now, source
     session.flush()
 
 
+def set_directory_id(session: Session, contact_id: int, transport: str, userid: str, now: dt.datetime,
+                     source: str = "admin") -> None:
+    """Make `userid` the contact's one account on a directory transport (WeCom, DingTalk); "" removes it."""
+    for row in session.scalars(select(Identity).where(Identity.contact_id == contact_id,
+                                                      Identity.transport == transport)):
+        if row.external_id != external_key(userid):
+            session.delete(row)
+    session.flush()
+    if userid.strip():
+        bind(session, transport=transport, user_id=userid, chat_id=userid.strip(), contact_id=contact_id, now=now,
+             source=source)
+
+
+def directory_ids(session: Session, transport: str) -> dict[int, str]:
+    """contact id -> the chat id of their account on one transport (the newest, if several)."""
+    rows = session.execute(select(Identity.contact_id, Identity.chat_id).where(Identity.transport == transport)
+                           .order_by(Identity.id))
+    return {contact_id: chat_id for contact_id, chat_id in rows}
+
+
 def chats_of(session: Session, contact_id: int) -> list[tuple[str, str]]:
-    """(transport, chat id) pairs where this contact can be reached."""
+    """(transport, chat id) pairs where this contact can be reached, oldest first."""
     rows = session.execute(
-        select(Binding.transport, Binding.chat_id).where(Binding.contact_id == contact_id).order_by(Binding.id)
+        select(Identity.transport, Identity.chat_id).where(Identity.contact_id == contact_id)
+        .order_by(Identity.bound_at, Identity.id)
     )
     return [(t, c) for t, c in rows]
 
@@ -167,12 +199,14 @@ def save_contact(
     for field, value in fields.items():
         if field == "mobile":
             value = normalize_phone(value)
-        if field == "wecom_userid":
-            row.wecom_userid = value or None
+        if field in DIRECTORY_FIELDS:
             continue
         setattr(row, field, value)
     row.active, row.updated_at = True, now
     session.flush()
+    for field, transport in DIRECTORY_FIELDS.items():
+        if field in fields:
+            set_directory_id(session, row.id, transport, fields[field], now)
     key = session.scalar(select(DepartmentRow.key).where(DepartmentRow.id == department_id)) or ""
     return _person(row, key), created
 

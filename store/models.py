@@ -43,23 +43,32 @@ class ContactRow(Base):
     fax: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(10), default="member")
+    # Legacy, always NULL since migration 0008 moved WeCom userids to `identities`. SQLite cannot drop a
+    # UNIQUE column in place (and recreating the table would fight the ledger's foreign keys), so it stays.
     wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(default=True)
     origin: Mapped[str] = mapped_column(String(10), default="config")
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
-class Binding(Base):
-    """Which messaging account speaks for which contact."""
+class Identity(Base):
+    """Which chat account speaks for which contact: one table for every transport.
 
-    __tablename__ = "bindings"
-    __table_args__ = (UniqueConstraint("transport", "user_id", name="uq_bindings_transport_user"),)
+    external_id is the platform's id of the account, case-folded (WeCom and DingTalk userids compare
+    case-insensitively); chat_id is where replies go, as the platform spelt it. A directory id known
+    before any message (config, an admin, the mobile lookup) is a row too, so the enterprise directory
+    and a first message meet in the same place.
+    """
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("transport", "external_id", name="uq_identities_transport_external"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     transport: Mapped[str] = mapped_column(String(20))
-    user_id: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(100))
     chat_id: Mapped[str] = mapped_column(String(100))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
+    source: Mapped[str] = mapped_column(String(12), default="chat")  # chat | config | admin | directory
     bound_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 

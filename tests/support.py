@@ -7,7 +7,7 @@ import itertools
 from zoneinfo import ZoneInfo
 
 from bot.app import App
-from handlers.messages import Incoming, Reply
+from handlers.messages import Capabilities, Incoming, Reply
 from store import directory
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -27,6 +27,8 @@ class FakeClock:
 
 
 _ids = itertools.count(1)
+# What the Telegram transport declares: a contact card and buttons (bot/telegram.py CAPS).
+TELEGRAM_CAPS = Capabilities(contact_card=True, buttons=True, receive_files=True, send_files=True)
 
 
 class Chat:
@@ -44,7 +46,8 @@ class Chat:
                            now=app.now())
 
     def send(self, text: str, message_id: str | None = None) -> list[Reply]:
-        msg = Incoming(self.transport, self.user, self.user, message_id or f"m{next(_ids)}", text)
+        msg = Incoming(self.transport, self.user, self.user, message_id or f"m{next(_ids)}", text,
+                       caps=TELEGRAM_CAPS)
         return self.app.core.handle(msg)
 
     def say(self, text: str, message_id: str | None = None) -> str:

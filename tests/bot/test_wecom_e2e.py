@@ -177,11 +177,11 @@ def test_unknown_userid_gets_one_polite_refusal(bot: Bot) -> None:
     assert bot.bookings("stranger01") == 0
 
 
-def test_non_text_message_gets_a_short_answer(bot: Bot) -> None:
+def test_voice_gets_told_what_the_app_accepts(bot: Bot) -> None:
     xml = (f"<xml><ToUserName><![CDATA[{CORP_ID}]]></ToUserName><FromUserName><![CDATA[fanggc]]></FromUserName>"
-           "<CreateTime>1692064900</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-           "<PicUrl><![CDATA[http://127.0.0.1/p.jpg]]></PicUrl><MediaId><![CDATA[m1]]></MediaId>"
+           "<CreateTime>1692064900</CreateTime><MsgType><![CDATA[voice]]></MsgType>"
+           "<MediaId><![CDATA[v1]]></MediaId><Format><![CDATA[amr]]></Format>"
            f"<MsgId>{bot.wecom.new_msg_id()}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>")
     before = len(bot.api.sent("fanggc"))
     assert bot.wecom.post(xml) == (200, "")
-    bot.api.wait_sent("fanggc", "请发送文字消息", after=before)
+    bot.api.wait_sent("fanggc", "能接收文字、图片和视频", after=before)

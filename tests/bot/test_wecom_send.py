@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.app import App
-from bot.wecom import Callback, WeComTransport, incoming, render
+from bot.wecom import CAPS, Callback, WeComTransport, incoming, render
 from bot.wecom_api import TEXT_LIMIT, WeComApiError, split_text
 from bot.wecom_settings import WeComSettings
 from handlers.messages import Attachment, Choice, Incoming, Reply
@@ -34,13 +34,18 @@ def run(app: App, api: FakeWeComApi, use: Callable[[WeComTransport], Awaitable[N
 
 def test_text_callback_becomes_the_incoming_message() -> None:
     cb = Callback("fanggc", "text", "7300000000000000001", text="1 3", agent_id=AGENT_ID, created=1)
-    assert incoming(cb) == Incoming("wecom", "fanggc", "fanggc", "7300000000000000001", "1 3")
+    assert incoming(cb) == Incoming("wecom", "fanggc", "fanggc", "7300000000000000001", "1 3", caps=CAPS)
 
 
-def test_non_text_goes_to_the_core_without_text_and_events_mostly_not_at_all() -> None:
-    assert incoming(Callback("u", "image", "9")) == Incoming("wecom", "u", "u", "9", "")
+def test_media_goes_to_the_core_and_events_mostly_not_at_all() -> None:
+    assert incoming(Callback("u", "image", "9", media_id="m")) == Incoming("wecom", "u", "u", "9", "", caps=CAPS)
+    assert incoming(Callback("u", "voice", "9")) is None  # the transport answers what it accepts
     assert incoming(Callback("u", "event", "", event="enter_agent", created=5)) is None
     assert incoming(Callback("u", "unknown", "", event="", created=5)) is None
+    click = incoming(Callback("u", "event", "", event="click", event_key="汇总", created=5))
+    assert click is not None and click.text == "汇总"
+    press = incoming(Callback("u", "event", "", event="template_card_event", event_key="1 3", task_id="t1"))
+    assert press is not None and (press.text, press.message_id) == ("1 3", "card-t1")
     greeting = incoming(Callback("u", "event", "", event="subscribe", created=5))
     assert greeting is not None and greeting.text == "/start"
     assert Callback("u", "text", "9").key != Callback("u", "event", "", event="subscribe", created=5).key

@@ -40,7 +40,7 @@ class ApiCall:
     body: dict[str, Any] = field(default_factory=dict)  # the JSON of message/send
     errcode: int = 0  # what the fake answered
     filename: str = ""  # media/upload
-    data: bytes = b""
+    data: bytes = field(default=b"", repr=False)
     media_id: str = ""
 
     @property
@@ -59,8 +59,13 @@ class ApiCall:
 class FakeWeComApi:
     """WeCom's server API in a thread. Use as a context manager; base_url is what the bot calls."""
 
-    def __init__(self, corp_id: str = CORP_ID, secret: str = SECRET) -> None:
+    def __init__(self, corp_id: str = CORP_ID, secret: str = SECRET, *, blocked_ip: str = "",
+                 mobiles: dict[str, str] | None = None) -> None:
         self.corp_id, self.secret = corp_id, secret
+        self.blocked_ip = blocked_ip  # set: gettoken answers 60020, as for a server outside 企业可信IP
+        self.mobiles = dict(mobiles or {})  # mobile -> userid, for user/getuserid
+        self.media: dict[str, bytes] = {}  # media_id -> bytes, for media/get
+        self.used_codes: set[str] = set()
         self.calls: list[ApiCall] = []
         self.changed = threading.Condition()
         self.release = threading.Event()  # cleared by hold_sends(): message/send waits until set
@@ -198,21 +203,53 @@ class FakeWeComApi:
                        {"errcode": 0, "errmsg": "ok", "invaliduser": ""}))
         elif path == "media/upload":
             answer = self._check_token(call) or self._upload(call, req.headers.get("Content-Type", ""), body)
+        elif path in ("agent/get", "menu/create", "message/update_template_card", "user/getuserid"):
+            call.body = json.loads(body) if body else {}
+            answer = self._check_token(call) or self._extra(call)
+        elif path == "media/get":
+            answer = self._check_token(call) or {"errcode": 40007, "errmsg": "invalid media_id"}
+            if answer["errcode"] == 40007 and call.query.get("media_id") in self.media:
+                self._record(call)
+                self._reply(req, self.media[call.query["media_id"]], "image/jpeg")
+                return
         else:
             req.send_error(404)
             return
         call.errcode = int(answer["errcode"])
+        self._record(call)
+        self._reply(req, json.dumps(answer).encode(), "application/json; charset=utf-8")
+
+    def _record(self, call: ApiCall) -> None:
         with self.changed:
             self.calls.append(call)
             self.changed.notify_all()
-        data = json.dumps(answer).encode()
+
+    @staticmethod
+    def _reply(req: BaseHTTPRequestHandler, data: bytes, content_type: str) -> None:
         req.send_response(200)
-        req.send_header("Content-Type", "application/json; charset=utf-8")
+        req.send_header("Content-Type", content_type)
         req.send_header("Content-Length", str(len(data)))
         req.end_headers()
         req.wfile.write(data)
 
+    def _extra(self, call: ApiCall) -> dict[str, Any]:
+        """agent/get, menu/create, update_template_card and user/getuserid, as WeCom answers them."""
+        if call.path == "agent/get":
+            return {"errcode": 0, "errmsg": "ok", "agentid": int(call.query.get("agentid", 0)), "name": "报数助手"}
+        if call.path == "user/getuserid":
+            userid = self.mobiles.get(str(call.body.get("mobile", "")))
+            return {"errcode": 0, "errmsg": "ok", "userid": userid} if userid else {
+                "errcode": 46004, "errmsg": "user not exist"}
+        if call.path == "message/update_template_card":
+            code = str(call.body.get("response_code", ""))
+            if code in self.used_codes:
+                return {"errcode": 40072, "errmsg": "response_code already used"}  # once per press (W-94945)
+            self.used_codes.add(code)
+        return {"errcode": 0, "errmsg": "ok"}
+
     def _gettoken(self, call: ApiCall) -> dict[str, Any]:
+        if self.blocked_ip:  # an app created after 2022-06-20 without this server's IP in 企业可信IP
+            return {"errcode": 60020, "errmsg": f"not allow to access from your ip, from ip: {self.blocked_ip}"}
         if call.query.get("corpid") != self.corp_id or call.query.get("corpsecret") != self.secret:
             return {"errcode": 40001, "errmsg": "invalid credential"}
         with self.changed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.app import build_app
 from handlers.messages import Incoming, SharedContact
-from tests.support import Chat, FakeClock
+from tests.support import TELEGRAM_CAPS, Chat, FakeClock
 
 
 def test_add_change_remove_contact_survives_restart(db_url: str, clock: FakeClock) -> None:
@@ -20,7 +20,7 @@ def test_add_change_remove_contact_survives_restart(db_url: str, clock: FakeCloc
     assert "市公安局 张三（网安支队，13800000001）" in listing
     assert "伊贤琦" not in listing  # config does not resurrect a removed contact
     card = SharedContact(phone="13800000001", user_id="77")
-    replies = again.core.handle(Incoming("telegram", "77", "77", "1", "", contact=card))
+    replies = again.core.handle(Incoming("telegram", "77", "77", "1", "", contact=card, caps=TELEGRAM_CAPS))
     assert "张三（市公安局），您好" in replies[0].text
     again.close()
 

@@ -7,7 +7,7 @@ import pytest
 from bot.app import App
 from handlers.commands import parse_command
 from handlers.messages import Incoming, SharedContact
-from tests.support import Chat
+from tests.support import TELEGRAM_CAPS, Chat
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_unknown_slash_command(app: App) -> None:
 
 
 def stranger(text: str = "汇总", **kw: object) -> Incoming:
-    return Incoming("telegram", "900", "900", "s1", text, **kw)  # type: ignore[arg-type]
+    return Incoming("telegram", "900", "900", "s1", text, caps=TELEGRAM_CAPS, **kw)  # type: ignore[arg-type]
 
 
 def test_strangers_see_nothing_but_the_way_in(app: App) -> None:

@@ -16,7 +16,7 @@ from handlers.grammar import GrammarError, parse
 from handlers.messages import Incoming
 from handlers.throttle import Throttle
 from store.models import Entry
-from tests.support import Chat, FakeClock
+from tests.support import TELEGRAM_CAPS, Chat, FakeClock
 
 CAMPAIGN = load_campaign()
 NAMES = [i.name for i in CAMPAIGN.indicators] + [a for i in CAMPAIGN.indicators for a in i.aliases]
@@ -77,6 +77,6 @@ def test_the_grammar_never_crashes(text: str) -> None:
 def test_strangers_never_book(shared_app: App) -> None:
     before = _entries(shared_app)
     for n, text in enumerate(["1 3", "查处网络违法案件 3", "更正 1 5"]):
-        replies = shared_app.core.handle(Incoming("telegram", "555", "555", f"x{n}", text))
+        replies = shared_app.core.handle(Incoming("telegram", "555", "555", f"x{n}", text, caps=TELEGRAM_CAPS))
         assert replies[0].request_contact
     assert _entries(shared_app) == before

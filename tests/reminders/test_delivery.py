@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App, build_app
-from handlers.messages import Reply
+from handlers.messages import Capabilities, Reply
 from reminders.dispatch import enqueue_planned, useful_until
 from reminders.plan import Planned
 from reminders.service import ReminderService
@@ -25,6 +25,7 @@ class FakeTransport:
 
     def __init__(self, name: str = "telegram", failures: int = 0) -> None:
         self.name = name
+        self.caps = Capabilities()
         self.sent: list[tuple[str, str, dt.datetime]] = []
         self.failures = failures
         self.clock: FakeClock | None = None

@@ -19,7 +19,7 @@ from handlers.messages import Incoming
 from store import directory
 from store import invites as inv
 from store.models import Invite, InviteAttempt, OutboxRow
-from tests.support import Chat, FakeClock
+from tests.support import TELEGRAM_CAPS, Chat, FakeClock
 
 CODE = re.compile(r"[A-Z2-9]{4}-[A-Z2-9]{4}")
 
@@ -125,7 +125,7 @@ def test_wrong_guesses_are_limited_per_account_and_forgotten_after_an_hour(app: 
 
 
 def stranger(app: App, user: str, text: str) -> str:
-    msg = Incoming("telegram", user, user, f"{user}-{text}", text)
+    msg = Incoming("telegram", user, user, f"{user}-{text}", text, caps=TELEGRAM_CAPS)
     return "\n".join(r.text for r in app.core.handle(msg))
 
 

@@ -135,7 +135,7 @@ def test_migrate_twice_is_harmless(db_url: str) -> None:
     db = Database(db_url)
     db.migrate()
     db.migrate()
-    assert {"departments", "contacts", "bindings", "bookings", "entries"} <= set(inspect(db.engine).get_table_names())
+    assert {"departments", "contacts", "identities", "bookings", "entries"} <= set(inspect(db.engine).get_table_names())
     db.dispose()
 
 

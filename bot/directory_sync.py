@@ -1,0 +1,97 @@
+"""Registration by the enterprise directory: 附件1 mobiles matched to directory userids, without typing any.
+
+WeCom (user/getuserid) and DingTalk (user/getbymobile) can name the member who has a given mobile, where
+the app may see that member. At start, and whenever the contact list changes, every active contact with a
+mobile but no account on the transport is looked up; a found userid becomes the contact's identity there
+(so their first message is recognised and reminders reach them before it). Admins get the list of
+contacts the directory did not know, once per change of that list (through the outbox, so two instances
+tell them once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.app import App
+from reminders.dispatch import notify_admins
+from store import directory
+from store.directory import Person
+
+log = logging.getLogger(__name__)
+
+Lookup = Callable[[str], Awaitable[str | None]]  # mobile -> userid, None when the directory has no such member
+CHECK_EVERY = 60.0  # seconds between looks at the contact list (a cheap read; lookups only on a change)
+
+
+class DirectorySync:
+    """Looks up contacts' userids by mobile on one transport, and tells admins who was not found."""
+
+    def __init__(self, app: App, transport: str, label: str, lookup: Lookup, how_to_fix: str) -> None:
+        self.app, self.transport, self.label = app, transport, label
+        self.lookup, self.how_to_fix = lookup, how_to_fix
+        self._looked: set[tuple[int, str]] = set()  # (contact, mobile) pairs already asked about
+        self._reported: frozenset[int] = frozenset()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.run_once()
+            except Exception:
+                log.exception("%s directory lookup failed; trying again later", self.label)
+            await asyncio.sleep(CHECK_EVERY)
+
+    async def run_once(self) -> None:
+        people, known = await asyncio.to_thread(self._read)
+        wanted = [p for p in people if p.id not in known]
+        fresh = [p for p in wanted if p.mobile and (p.id, p.mobile) not in self._looked]
+        for person in fresh:
+            self._looked.add((person.id, person.mobile))  # asked once per mobile, found or not
+            try:
+                userid = await self.lookup(person.mobile)
+            except Exception as exc:  # e.g. the app may not read the directory: say so once, not every minute
+                log.warning("%s: looking up %s by mobile failed: %s", self.label, person.name, exc)
+                continue
+            if userid:
+                await asyncio.to_thread(self._bind, person, userid)
+                known[person.id] = userid
+                log.info("%s: %s matched to directory user %s by mobile", self.label, person.name, userid)
+        missing = [p for p in wanted if p.id not in known]
+        ids = frozenset(p.id for p in missing)
+        if not missing or ids == self._reported or not fresh:
+            self._reported = ids if not missing else self._reported
+            return
+        self._reported = ids
+        names = "、".join(f"{p.name}（{self.app.campaign.department(p.department).short}，{p.mobile or '无手机号'}）"
+                         for p in missing)
+        text = f"{self.label}通讯录里没有找到这些联系人：{names}。{self.how_to_fix}"
+        log.warning("%s: contacts not found in the directory: %s", self.label, ", ".join(p.name for p in missing))
+        # Through the outbox, keyed by the list: told once, however many instances start or restart.
+        key = f"directory:{self.transport}:" + hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest()[:16]
+        await asyncio.to_thread(self._tell_admins, key, text)
+
+    def _tell_admins(self, key: str, text: str) -> None:
+        with self.app.db.session() as s:
+            notify_admins(s, self.app.campaign, key=key, text=text, now=self.app.now(), transports={self.transport})
+
+    def _read(self) -> tuple[list[Person], dict[int, str]]:
+        with self.app.db.session() as s:
+            return directory.people(s), directory.directory_ids(s, self.transport)
+
+    def _bind(self, person: Person, userid: str) -> None:
+        with self.app.db.session() as s:
+            directory.set_directory_id(s, person.id, self.transport, userid, self.app.now(), source="directory")
