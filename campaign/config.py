@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from campaign.counties import check_names, parse_counties
 from campaign.errors import ConfigError
 from campaign.model import (
     Campaign,
@@ -28,13 +29,13 @@ from campaign.phones import is_mobile, normalize_phone
 from campaign.units import KNOWN_UNITS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
-ROLES = ("admin", "member")
+ROLES = ("admin", "county_admin", "member")
 AUDIENCES = ("all", "city")
 
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "calendar"}
+     "contacts", "groups", "database", "telegram", "wecom", "calendar", "counties", "county_departments"}
 )
 
 
@@ -108,9 +109,16 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         raise r.fail("campaign.end", "must not be before campaign.start")
 
     groups = _groups(r, raw)
-    departments = _departments(r, raw, {g.name for g in groups})
+    city = _departments(r, raw, {g.name for g in groups})
+    counties, county_departments = parse_counties(r, raw, city, {g.name for g in groups})
+    departments = city + county_departments
+    check_names(r, departments, counties)
     dept_keys = {d.key for d in departments}
     contacts = _contacts(r, raw, dept_keys)
+    for n, contact in enumerate(contacts):
+        if contact.role == "county_admin" and contact.department not in {d.key for d in county_departments}:
+            # The county's market regulation bureau (or whom it designates) oversees its county only.
+            raise r.fail(f"contacts[{n}].role", "county_admin must belong to a county department")
     coordinator = r.text(c, "coordinator", "campaign")
     if coordinator not in dept_keys:
         raise r.fail("campaign.coordinator", f"no department with key {coordinator!r}")
@@ -139,6 +147,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         limits=_limits(r, raw),
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
         sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
+        counties=counties,
     )
 
 
