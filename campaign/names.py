@@ -55,7 +55,7 @@ def _county_prefixed(campaign: Campaign, wanted: str) -> list[Department]:
 
 
 def match_departments(
-    campaign: Campaign, text: str, near: str | None = None, county: str | None = None
+    campaign: Campaign, text: str, near: str | None = None, county: str | None = None, partial: bool = True
 ) -> list[Department]:
     """Every department the text could mean (one: found; several: ask; none: unknown).
 
@@ -92,21 +92,25 @@ def match_departments(
             found = [d for d in city if bare in d.names()]
             if found:
                 return found
-    partial = [d for d in city if _partial(d, wanted)]
+    if not partial:  # 通知 公安局 …: only a whole name may be a unit, never a word of the message
+        return []
+    parts = [d for d in city if _partial(d, wanted)]
     if home is not None:
-        partial = [d for d in campaign.county_departments(home) if _partial(d, wanted)] + partial
-    if partial:
-        return partial
+        parts = [d for d in campaign.county_departments(home) if _partial(d, wanted)] + parts
+    if parts:
+        return parts
     # Last: anything anywhere (a county unit named by a part of its full name), so the user gets choices.
     return [d for d in campaign.departments if d.county is not None and wanted in d.name]
 
 
-def match_unit(campaign: Campaign, text: str, near: str | None = None) -> County | list[Department]:
+def match_unit(
+    campaign: Campaign, text: str, near: str | None = None, partial: bool = True
+) -> County | list[Department]:
     """A county (三元区) or the departments the text could mean."""
     found = find_county(campaign, text)
     if found is not None:
         return found
-    return match_departments(campaign, text, near=near)
+    return match_departments(campaign, text, near=near, partial=partial)
 
 
 def choices_text(text: str, found: list[Department]) -> str:
