@@ -49,7 +49,7 @@ def parse_counties(
     if raw.get("counties") is None:
         return (), ()
     by_key = {d.key: d for d in city}
-    templates = []
+    templates: list[tuple[str, str, str, str, tuple[str, ...], tuple[str, ...]]] = []
     for n, t in enumerate(r.tables(raw, "county_departments")):
         item = _template(r, t, f"county_departments[{n}]", by_key, group_names)
         if any(x[0] == item[0] for x in templates):

@@ -25,8 +25,8 @@ WORDS: dict[str, tuple[str, ...]] = {
     "holiday": ("/holiday", "节假日"),
     "workday": ("/workday", "调休上班"),
 }
-ADMIN_ONLY = frozenset({"progress", "notify", "nudge", "contacts", "addcontact", "editcontact", "removecontact", "invite",
-                        "holiday", "workday"})
+ADMIN_ONLY = frozenset({"progress", "notify", "nudge", "contacts", "addcontact", "editcontact", "removecontact",
+                        "invite", "holiday", "workday"})
 
 # A county's market regulation contacts (role county_admin) may use these within their county.
 COUNTY_ADMIN = frozenset({"progress", "notify", "nudge"})

@@ -104,8 +104,10 @@ def _overview(ctx: Context, scope: Scope, sums: Mapping[tuple[str, str], Decimal
 
 def _block(ctx: Context, indicators: Sequence[Indicator], totals: Mapping[str, Decimal],
            numbered: bool = True) -> list[str]:
-    return [f"  {texts.indicator_line(i, totals[i.key])}" if numbered else f"  {i.name}：{texts.amount(totals[i.key], i.unit)}"
-            for i in indicators if totals.get(i.key, Decimal(0)) != 0]
+    shown = [i for i in indicators if totals.get(i.key, Decimal(0)) != 0]
+    if numbered:
+        return [f"  {texts.indicator_line(i, totals[i.key])}" for i in shown]
+    return [f"  {i.name}：{texts.amount(totals[i.key], i.unit)}" for i in shown]
 
 
 def _group_totals(ctx: Context, scope: Scope, totals: Mapping[str, Decimal]) -> str:

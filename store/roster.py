@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from campaign import Campaign, Department
 from campaign.names import find_county, match_departments
-from campaign.scopes import COUNTY_ADMIN
 from campaign.phones import is_email, is_mobile, is_person_name, landline, normalize_phone
+from campaign.scopes import COUNTY_ADMIN
 from store import directory
 from store.contacts_xlsx import ContactRecord, RowProblem, read_contacts, write_contacts
 from store.database import Database
