@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 
 from tests.bot.test_telegram_e2e import CODE, TOKEN, TgUser, start_bot
-from tests.fakes.process import PROJECT, BotProcess, clean_env
+from tests.fakes.process import BotProcess, clean_env
 from tests.fakes.telegram_api import FakeBotApi
 
 # 县（市、区）, 单位, 姓名, 部门, 联系方式: the 附件1 layout with the county column.
