@@ -11,7 +11,8 @@ from campaign.names import match_departments, match_unit
 from campaign.scopes import city_scope, county_scope, system_scope
 
 CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
-COUNTIES = ["三元区", "沙县区", "永安市", "明溪县", "清流县", "宁化县", "大田县", "尤溪县", "将乐县", "泰宁县", "建宁县"]
+COUNTIES = ["三元区", "沙县区", "永安市", "明溪县", "清流县", "宁化县", "大田县", "尤溪县", "将乐县", "泰宁县",
+            "建宁县"]
 TEMPLATE = ["网信办", "市场监管局", "公安局", "商务局", "文旅局", "林业局", "邮政部门", "税务局"]
 
 
@@ -100,7 +101,8 @@ def test_bad_county_config_names_file_key_and_reason(tmp_path: Path, old: str, n
 
 
 def test_a_county_may_change_its_market_bureau_rows(tmp_path: Path) -> None:
-    path = _broken(tmp_path, 'aliases = ["建宁"]', 'aliases = ["建宁"]\ndepartments = { scjgj = { extra_groups = [] } }')
+    override = 'aliases = ["建宁"]\ndepartments = { scjgj = { extra_groups = [] } }'
+    path = _broken(tmp_path, 'aliases = ["建宁"]', override)
     changed = load_campaign(path)
     assert changed.department("jianning-scjgj").groups == ("市场监管部门",)
     assert "jianning-scjgj" not in system_scope(changed, "yjj").members
