@@ -22,7 +22,7 @@ from bench.report import markdown_table, text_table, update_readme, write_json
 
 BENCH = Path(__file__).resolve().parent
 # In the order of the issue; each module has run(quick) -> list[Figure].
-MODULES = ("booking", "concurrent", "parsing", "totals", "export", "startup", "postgres", "telegram")
+MODULES = ("booking", "concurrent", "parsing", "totals", "export", "counties", "startup", "postgres", "telegram")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

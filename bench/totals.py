@@ -37,7 +37,7 @@ def check_totals(app: App, ledger_sums: dict[tuple[int, str], Decimal]) -> None:
 def ask(users: Users, text: str) -> Callable[[], None]:
     def call() -> None:
         replies = users.report(0, text)
-        if not replies or not replies[0].text.startswith(("全市合计", "各单位报数情况")):
+        if not replies or not replies[0].text.startswith(("全市合计", "各单位报数情况", "全市各单位报数情况")):
             raise RuntimeError(f"unexpected answer to {text}: {replies}")
 
     return call

@@ -53,19 +53,26 @@ def invite(app: App, args: argparse.Namespace) -> int:
 
 def export(app: App, args: argparse.Namespace) -> int:
     """Write the 附件2 table of the city or one department to an xlsx file."""
+    from campaign.names import find_county
+    from campaign.scopes import Scope, county_scope, named_scope
     from store.statistics import build_export
 
-    department = None
+    scope: Scope | None = None
     if args.agency:
+        county = find_county(app.campaign, args.agency)  # --agency 三元区: the county's table
         department = app.campaign.find_department(args.agency)
-        if department is None:
+        if county is not None:
+            scope = county_scope(app.campaign, county.key)
+        elif department is not None:
+            scope = named_scope(app.campaign, department)
+        else:
             print(f"没有找到单位「{args.agency}」。", file=sys.stderr)
             return 2
-        if department.group is None:
-            print(f"{department.short}在统计表中没有需要填报的项目。", file=sys.stderr)
+        if not scope.groups:
+            print(f"{scope.label}在统计表中没有需要填报的项目。", file=sys.stderr)
             return 2
     as_of = args.as_of or app.now().astimezone(app.campaign.tz).date()
-    built = build_export(app.db, app.campaign, department, as_of)
+    built = build_export(app.db, app.campaign, scope, as_of)
     out = Path(args.out) if args.out else Path(built.filename)
     out.write_bytes(built.data)
     print(f"已导出：{out}（{built.title}）")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from campaign.counties import check_names, parse_counties
 from campaign.errors import ConfigError
 from campaign.model import (
     Campaign,
@@ -29,13 +30,14 @@ from campaign.phones import is_mobile, normalize_phone
 from campaign.units import KNOWN_UNITS, SYNONYMS
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
-ROLES = ("admin", "member")
+ROLES = ("admin", "county_admin", "member")
 AUDIENCES = ("all", "city")
 
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "dingtalk", "calendar", "units"}
+     "contacts", "groups", "database", "telegram", "wecom", "dingtalk", "calendar", "units", "counties",
+     "county_departments"}
 )
 
 
@@ -55,6 +57,8 @@ KNOWN_KEYS: Mapping[str, frozenset[str]] = {
     "contacts": frozenset({"name", "department", "section", "mobile", "office", "fax", "email", "role",
                            "wecom_userid", "dingtalk_userid"}),
     "groups": frozenset({"name", "indicators"}),
+    "counties": frozenset({"key", "name", "aliases", "departments"}),
+    "county_departments": frozenset({"key", "parent", "name", "short", "aliases", "extra_groups"}),
     "groups.indicators": frozenset({"key", "name", "unit", "aliases", "unit_words"}),
     "database": frozenset({"url"}),
 }
@@ -147,7 +151,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
     for section in ("campaign", "limits", "reminders", "wanghong", "database"):
         if isinstance(raw.get(section), Mapping):
             r.only(raw[section], section, section)
-    for section in ("phases", "deadlines", "departments", "contacts", "groups"):
+    for section in ("phases", "deadlines", "departments", "contacts", "groups", "counties", "county_departments"):
         for n, item in enumerate(raw.get(section) or []):
             if isinstance(item, Mapping):
                 r.only(item, section, f"{section}[{n}]")
@@ -161,9 +165,16 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         raise r.fail("campaign.end", "must not be before campaign.start")
 
     groups = _groups(r, raw)
-    departments = _departments(r, raw, {g.name for g in groups})
+    city = _departments(r, raw, {g.name for g in groups})
+    counties, county_departments = parse_counties(r, raw, city, {g.name for g in groups})
+    departments = city + county_departments
+    check_names(r, departments, counties)
     dept_keys = {d.key for d in departments}
     contacts = _contacts(r, raw, dept_keys)
+    for n, contact in enumerate(contacts):
+        if contact.role == "county_admin" and contact.department not in {d.key for d in county_departments}:
+            # The county's market regulation bureau (or whom it designates) oversees its county only.
+            raise r.fail(f"contacts[{n}].role", "county_admin must belong to a county department")
     coordinator = r.text(c, "coordinator", "campaign")
     if coordinator not in dept_keys:
         raise r.fail("campaign.coordinator", f"no department with key {coordinator!r}")
@@ -191,6 +202,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
         sections={k: v for k, v in raw.items()
                   if k in ("telegram", "wecom", "dingtalk", "calendar") and isinstance(v, Mapping)},
+        counties=counties,
     )
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,10 +46,37 @@ class Department:
     short: str
     aliases: tuple[str, ...] = ()
     group: str | None = None
-    parent: str | None = None
+    parent: str | None = None  # county units: the city department whose system they belong to
+    county: str | None = None  # county key of a county-level unit; None for the city's departments
+    extra_groups: tuple[str, ...] = ()  # further 附件2 groups it fills (a county 市场监管局: 药品监管部门)
+    # Names that mean this unit only inside its own county (公安局 for a 三元区 contact), or after the
+    # county's name (三元区 公安局, 三元公安); never matched city-wide, so they need not be unique.
+    local_names: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return (self.key, self.name, self.short, *self.aliases)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Every 附件2 group this unit fills, its main group first."""
+        return ((self.group,) if self.group else ()) + self.extra_groups
+
+    @property
+    def system(self) -> str:
+        """The key of the city department whose system this unit belongs to (itself for a city department)."""
+        return self.parent or self.key
+
+
+@dataclass(frozen=True)
+class County:
+    """A county-level unit (县、市、区) of the city; its departments are Department rows with county = key."""
+
+    key: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -157,40 +185,63 @@ class Campaign:
 
     def unit_fits_loosely(self, indicator: Indicator, word: str) -> bool:
         return word in indicator.unit_words or word in self.unit_synonyms.get(indicator.unit, ())
+    counties: tuple[County, ...] = ()
+
+    # Lookups by key: with a province's thousand units a linear search per call made 进度 quadratic.
+    # (cached_property writes the instance __dict__ directly, so it works on a frozen dataclass.)
+    @cached_property
+    def _departments_by_key(self) -> dict[str, Department]:
+        return {d.key: d for d in self.departments}
+
+    @cached_property
+    def _indicators_by_key(self) -> dict[str, Indicator]:
+        return {i.key: i for i in self.indicators}
+
+    @cached_property
+    def _by_county(self) -> dict[str, tuple[Department, ...]]:
+        found: dict[str, list[Department]] = {}
+        for d in self.departments:
+            if d.county is not None:
+                found.setdefault(d.county, []).append(d)
+        return {k: tuple(v) for k, v in found.items()}
+
+    @cached_property
+    def _groups_by_name(self) -> dict[str, Group]:
+        return {g.name: g for g in self.groups}
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:
         return tuple(i for g in self.groups for i in g.indicators)
 
     def department(self, key: str) -> Department:
-        for d in self.departments:
-            if d.key == key:
-                return d
-        raise KeyError(key)
+        return self._departments_by_key[key]
 
     def group(self, name: str | None) -> Group | None:
-        for g in self.groups:
-            if g.name == name:
-                return g
-        return None
+        return self._groups_by_name.get(name) if name is not None else None
 
     def indicators_of(self, department_key: str) -> tuple[Indicator, ...]:
-        group = self.group(self.department(department_key).group)
-        return group.indicators if group else ()
+        dep = self.department(department_key)
+        if not dep.extra_groups:
+            group = self.group(dep.group)
+            return group.indicators if group else ()
+        # Table order, whatever order the config lists the groups in.
+        return tuple(i for g in self.groups if g.name in dep.groups for i in g.indicators)
 
     def indicator(self, key: str) -> Indicator:
-        for i in self.indicators:
-            if i.key == key:
-                return i
+        return self._indicators_by_key[key]
+
+    def county(self, key: str) -> County:
+        for c in self.counties:
+            if c.key == key:
+                return c
         raise KeyError(key)
 
-    def find_department(self, text: str) -> Department | None:
-        """Return the department a user means by its key, full, short or alias name."""
-        wanted = text.strip()
-        for d in self.departments:
-            if wanted in d.names():
-                return d
-        for d in self.departments:  # 市公安局 also answers to 三明市公安局 and 公安局
-            if any(wanted and (wanted in n or n in wanted) for n in (d.name, d.short)):
-                return d
-        return None
+    def county_departments(self, county_key: str) -> tuple[Department, ...]:
+        return self._by_county.get(county_key, ())
+
+    def find_department(self, text: str, near: str | None = None, county: str | None = None) -> Department | None:
+        """The one department a user means (see campaign.names), or None if none or several match."""
+        from campaign.names import match_departments
+
+        found = match_departments(self, text, near=near, county=county)
+        return found[0] if len(found) == 1 else None

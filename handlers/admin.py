@@ -17,7 +17,8 @@ FIELDS = {
     # Directory userids, so a contact is known before their first message (compared case-insensitively).
     "企业微信": "wecom_userid", "钉钉": "dingtalk_userid",
 }
-ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员": "member", "member": "member"}
+ROLES = {"管理员": "admin", "admin": "admin", "联系人": "member", "成员": "member", "member": "member",
+         "县级管理员": "county_admin", "county_admin": "county_admin"}
 
 
 def contacts(ctx: Context) -> list[Reply]:
@@ -78,8 +79,10 @@ def edit_contact(ctx: Context) -> list[Reply]:
         return [Reply(f"邮箱「{value}」不对，例如：smscjgjwjk@163.com")]
     if field == "role":
         if value not in ROLES:
-            return [Reply("角色只能是：管理员 或 联系人。")]
+            return [Reply("角色只能是：管理员、县级管理员 或 联系人。")]
         value = ROLES[value]
+        if value == "county_admin" and ctx.campaign.department(target.department).county is None:
+            return [Reply("县级管理员只能是县（市、区）单位的联系人（一般是县市场监管局网监股）。")]
         if value == "member" and target.is_admin and _admins(ctx) <= 1:
             return [Reply("不能这样改：至少要保留一位管理员。")]
     with ctx.db.session() as s:

@@ -16,6 +16,7 @@ WORDS: dict[str, tuple[str, ...]] = {
     "progress": ("/progress", "进度"),
     "deadlines": ("/deadlines", "日程"),
     "notify": ("/notify", "通知"),
+    "nudge": ("/nudge", "催报"),
     "contacts": ("/contacts", "联系人"),
     "addcontact": ("/addcontact", "添加联系人"),
     "editcontact": ("/editcontact", "修改联系人"),
@@ -24,8 +25,11 @@ WORDS: dict[str, tuple[str, ...]] = {
     "holiday": ("/holiday", "节假日"),
     "workday": ("/workday", "调休上班"),
 }
-ADMIN_ONLY = frozenset({"progress", "notify", "contacts", "addcontact", "editcontact", "removecontact", "invite",
-                        "holiday", "workday"})
+ADMIN_ONLY = frozenset({"progress", "notify", "nudge", "contacts", "addcontact", "editcontact", "removecontact",
+                        "invite", "holiday", "workday"})
+
+# A county's market regulation contacts (role county_admin) may use these within their county.
+COUNTY_ADMIN = frozenset({"progress", "notify", "nudge"})
 
 _SLASH = {words[0]: name for name, words in WORDS.items()}
 # Longest first, so 添加联系人 wins over 联系人.

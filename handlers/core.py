@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from campaign import Campaign
 from handlers import admin, exports, invites, registration, reports, schedule, texts, views
-from handlers.commands import ADMIN_ONLY, Command, parse_command
+from handlers.commands import ADMIN_ONLY, COUNTY_ADMIN, Command, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
 from handlers.messages import Incoming, Reply
@@ -51,6 +51,7 @@ class Core:
             "progress": schedule.progress,
             "deadlines": schedule.deadlines,
             "notify": schedule.notify,
+            "nudge": schedule.nudge,
             "holiday": schedule.holiday,
             "workday": schedule.workday,
             "invite": invites.invite,
@@ -106,6 +107,7 @@ class Core:
         handler = self.commands.get(command.name)
         if handler is None:
             return [Reply(f"没有“{command.word}”这个命令。发“帮助”查看可用的命令。")]
-        if command.name in ADMIN_ONLY and not ctx.person.is_admin:
+        county_ok = command.name in COUNTY_ADMIN and ctx.person.is_county_admin
+        if command.name in ADMIN_ONLY and not ctx.person.is_admin and not county_ok:
             return [Reply("这个命令只有管理员（市市场监管局网监科）可以用。")]
         return handler(ctx)

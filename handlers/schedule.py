@@ -6,7 +6,11 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from handlers import texts
+from campaign import Department
+from campaign.model import County
+from campaign.names import choices_text, match_unit
+from campaign.scopes import Scope, county_scope, unit_scope
+from handlers import scoping, texts
 from handlers.context import Context
 from handlers.dates import DateError, find_dates
 from handlers.messages import Reply
@@ -27,15 +31,18 @@ def _since(ctx: Context) -> dt.date:
 
 
 def progress(ctx: Context) -> list[Reply]:
-    """List the departments that have booked nothing since the last deadline."""
+    """List the units of the sender's scope (网监科: the city; a county's 市场监管局: its county) that have
+    booked nothing since the last deadline."""
     since = _since(ctx)
+    scope = scoping.own_scope(ctx)
+    reporting = scope.reporting(ctx.campaign)
     with ctx.db.read() as s:
-        missing = missing_departments(s, ctx.campaign, since)
+        missing = missing_departments(s, ctx.campaign, since, among=[d.key for d in reporting])
         refused = _refused_names(ctx, s)
-    reporting = [d for d in ctx.campaign.departments if d.group is not None]
-    lines = [f"报数进度（自{since.month}月{since.day}日以来）："]
+    lines = [f"{'' if scope.kind == 'city' else scope.label}报数进度（自{since.month}月{since.day}日以来）："]
     if missing:
-        lines.append(f"尚未登记（{len(missing)}/{len(reporting)}）：" + "、".join(d.short for d in missing))
+        lines.append(f"尚未登记（{len(missing)}/{len(reporting)}）：")
+        lines += _by_county(ctx, missing)
     else:
         lines.append(f"{len(reporting)}个有统计表项目的单位都已登记。")
     upcoming = [d for d in ctx.campaign.deadlines if d.date >= _today(ctx)]
@@ -43,8 +50,56 @@ def progress(ctx: Context) -> list[Reply]:
         lines.append(f"下一个截止：{texts.day(upcoming[0].date)} {upcoming[0].title}")
     if refused:
         lines.append("收不到机器人消息的（已屏蔽机器人或不在应用可见范围）：" + "、".join(refused))
-    lines.append("发“通知 单位 内容”提醒某个单位，例如：通知 公安局 请今天登记数据。")
+    lines.append("发“催报”提醒尚未登记的单位，或“通知 单位 内容”，例如：通知 公安局 请今天登记数据。")
     return [Reply("\n".join(lines))]
+
+
+def _by_county(ctx: Context, missing: list[Department]) -> list[str]:
+    """市直 first, then each county, its units without the county's name: short enough for a phone."""
+    city = [d.short for d in missing if d.county is None]
+    lines = [f"· 市直：{'、'.join(city)}"] if city else []
+    for county in ctx.campaign.counties:
+        names = [d.short.removeprefix(county.name) for d in missing if d.county == county.key]
+        if names:
+            lines.append(f"· {county.name}：{'、'.join(names)}")
+    return lines
+
+
+def nudge(ctx: Context) -> list[Reply]:
+    """催报: remind the units of the sender's scope that have booked nothing since the last deadline."""
+    since = _since(ctx)
+    scope = scoping.own_scope(ctx)
+    wanted = [d.key for d in scope.reporting(ctx.campaign)]
+    with ctx.db.session() as s:
+        missing = missing_departments(s, ctx.campaign, since, among=wanted)
+        if not missing:
+            return [Reply(f"{scope.label}有统计表项目的单位自{since.month}月{since.day}日以来都已登记，不用催报。")]
+        keys = {d.key for d in missing}
+        text = (f"【催报】贵单位自{since.month}月{since.day}日以来尚未登记数据，请尽快登记并报送统计表。"
+                f"\n——{ctx.person.name}（{ctx.department.short}）")
+        sent, unreachable = _queue(ctx, s, [p for p in directory.people(s) if p.department in keys], text)
+    reply = f"已催报{len(missing)}个单位，{sent}人：" + "、".join(d.short for d in missing[:30])
+    if len(missing) > 30:
+        reply += f"等{len(missing)}个"
+    if unreachable:
+        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+    return [Reply(reply)]
+
+
+def _queue(ctx: Context, s: Session, people: list[directory.Person], text: str,
+           expires: dt.datetime | None = None) -> tuple[int, list[str]]:
+    sent, unreachable = 0, []
+    for person in people:
+        if person.id == ctx.person.id:
+            continue
+        chat = route(s, person, ctx.transports)
+        if chat is None or reach.is_refused(s, *chat):
+            unreachable.append(person.name)
+            continue
+        key = f"{ctx.msg.transport}:{ctx.msg.chat_id}:{ctx.msg.message_id}#{person.id}"
+        sent += outbox.enqueue(s, key=f"notify:{key}", contact_id=person.id, transport=chat[0], chat_id=chat[1],
+                               text=text, now=ctx.now, expires_at=expires)
+    return sent, unreachable
 
 
 def _refused_names(ctx: Context, session: Session) -> list[str]:
@@ -80,35 +135,34 @@ def deadlines(ctx: Context) -> list[Reply]:
 
 
 def notify(ctx: Context) -> list[Reply]:
-    """Send an admin's message to everyone, or to one department: 通知 [单位] 内容."""
+    """Send a message to everyone in the sender's scope, or to one unit or county in it: 通知 [单位] 内容."""
     first, _, rest = ctx.args.partition(" ")
-    dep = next((d for d in ctx.campaign.departments if first in d.names()), None)
-    body = rest.strip() if dep is not None else ctx.args.strip()
+    own = scoping.own_scope(ctx)
+    found = match_unit(ctx.campaign, first, near=ctx.person.department, partial=False) if first else []
+    target: Scope | None = None
+    if isinstance(found, County):
+        target = county_scope(ctx.campaign, found.key)
+    elif len(found) == 1:
+        target = unit_scope(ctx.campaign, found[0].key)
+    elif len(found) > 1:
+        return [Reply(choices_text(first, found))]
+    body = rest.strip() if target is not None else ctx.args.strip()
     if not body:
         return [Reply("格式：通知 内容（发给所有联系人），或 通知 单位 内容，例如：通知 公安局 请今天登记数据。")]
-    if not ctx.transports:  # e.g. the console alone: nothing could deliver it
-        return [Reply("现在没有运行中的聊天渠道，通知没有发出。请在机器人正式运行时再发。")]
-    text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
+    if target is not None and not own.covers(target):
+        return [Reply(f"您只能通知{own.label}的单位。")]
     if not ctx.transports:
         # The console, or `run` with no platform configured: nothing would carry the message.
-        return [Reply("现在没有运行中的聊天通道（Telegram、企业微信），通知发不出去，也没有保存。"
-                      "请在机器人正式运行时再发。")]
+        return [Reply("现在没有运行中的聊天通道，通知发不出去，也没有保存。请在机器人正式运行时再发。")]
+    members = set((target or own).members)
+    text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
     local = ctx.now.astimezone(ctx.campaign.tz)
     # A broadcast is news of the day: one that could not go out today is dropped (and reported), never stale.
     expires = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), ctx.campaign.tz)
-    sent, unreachable = 0, []
     with ctx.db.session() as s:
-        for person in directory.people(s):
-            if person.id == ctx.person.id or (dep is not None and person.department != dep.key):
-                continue
-            chat = route(s, person, ctx.transports)
-            if chat is None or reach.is_refused(s, *chat):
-                unreachable.append(person.name)
-                continue
-            key = f"notify:{ctx.msg.transport}:{ctx.msg.chat_id}:{ctx.msg.message_id}#{person.id}"
-            sent += outbox.enqueue(s, key=key, contact_id=person.id, transport=chat[0], chat_id=chat[1], text=text,
-                                   now=ctx.now, expires_at=expires)
-    who = dep.short if dep is not None else "所有联系人"
+        sent, unreachable = _queue(ctx, s, [p for p in directory.people(s) if p.department in members], text,
+                                   expires)
+    who = target.label if target is not None else ("所有联系人" if own.kind == "city" else f"{own.label}所有联系人")
     reply = f"已通知{who}：{sent}人（今天内送达，过期不再发送）。"
     if unreachable:
         reply += f"\n收不到的（没有绑定聊天、不在运行中的通道上或已屏蔽机器人）：{'、'.join(unreachable)}。"

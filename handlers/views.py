@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from handlers import texts
+from campaign import Department, Indicator
+from campaign.scopes import Scope, scope_totals
+from handlers import scoping, texts
 from handlers.context import Context
 from handlers.messages import Reply
 from store import directory, ledger, queries
+from store.statistics import scope_sums
 
 
 def start(ctx: Context) -> list[Reply]:
@@ -30,24 +35,34 @@ def list_(ctx: Context) -> list[Reply]:
 
 
 def total(ctx: Context) -> list[Reply]:
-    """Show the department's totals; admins see every department, or one they name."""
-    if ctx.person.is_admin and ctx.args and ctx.args not in ("本单位", "我的"):
-        if ctx.args in ("全市", "全部", "城市", "all"):
-            return [Reply(_city_totals(ctx))]
-        dep = ctx.campaign.find_department(ctx.args)
-        if dep is None:
-            return [Reply(f"没有找到单位「{ctx.args}」。例如：汇总 公安局")]
-        with ctx.db.read() as s:
-            ids = directory.department_ids(s)
-            sums = ledger.totals(s, [ids[dep.key]])
-        own = ctx.campaign.indicators_of(dep.key)
-        return [Reply(texts.department_totals(dep.short, own, {k: v for (_, k), v in sums.items()}, ctx.at()))]
-    if ctx.person.is_admin:
-        # Two messages: who has reported (short), then the city's totals (as long as what was filled in).
-        return [Reply(_overview(ctx)), Reply(_city_totals(ctx))]
+    """Show the totals of the sender's scope, or of one they name (汇总 三元区, 汇总 公安局, 汇总 全市).
+
+    What a scope's totals include is campaign.scopes' one rule, shared with 导出 and 进度.
+    """
+    scope = scoping.named(ctx, ctx.args, "汇总 公安局，汇总 三元区")
+    if isinstance(scope, str):
+        return [Reply(scope)]
     with ctx.db.read() as s:
-        totals = _own_totals(ctx, s)
-    return [Reply(texts.department_totals(ctx.department.short, ctx.own, totals, ctx.at()))]
+        sums = scope_sums(s, ctx.campaign, scope)
+        overview = scope.kind in ("city", "county") and not _bare_city(ctx)
+        last = queries.last_bookings(s) if overview else {}
+        ids = directory.department_ids(s) if overview else {}
+    if scope.kind == "unit":
+        dep = ctx.campaign.department(scope.key)
+        own = ctx.campaign.indicators_of(dep.key)
+        totals = {ind: v for (key, ind), v in sums.items() if key == dep.key}
+        return [Reply(texts.department_totals(dep.short, own, totals, ctx.at()))]
+    if scope.kind == "system":
+        return [Reply(_system_totals(ctx, scope, sums))]
+    if _bare_city(ctx):
+        return [Reply(_group_totals(ctx, scope, scope_totals(ctx.campaign, scope, sums)))]
+    # Two messages: who has reported (short), then the totals (as long as what was filled in).
+    return [Reply(_overview(ctx, scope, sums, last, ids)),
+            Reply(_group_totals(ctx, scope, scope_totals(ctx.campaign, scope, sums)))]
+
+
+def _bare_city(ctx: Context) -> bool:
+    return ctx.args.strip() in scoping.CITY_WORDS
 
 
 def _own_totals(ctx: Context, s: Session) -> dict[str, Decimal]:
@@ -55,36 +70,73 @@ def _own_totals(ctx: Context, s: Session) -> dict[str, Decimal]:
     return {ind: value for (_, ind), value in sums.items()}
 
 
-def _overview(ctx: Context) -> str:
-    with ctx.db.read() as s:
-        ids = directory.department_ids(s)
-        sums = ledger.totals(s)
-        last = queries.last_bookings(s)
-    lines = [f"各单位报数情况（截至{ctx.at()}）："]
-    for dep in ctx.campaign.departments:
-        own = ctx.campaign.indicators_of(dep.key)
-        dep_id = ids[dep.key]
-        if not own:
+def _filled(ctx: Context, dep: Department, sums: Mapping[tuple[str, str], Decimal], wanted: frozenset[str]) -> str:
+    own = [i for i in ctx.campaign.indicators_of(dep.key) if i.key in wanted]
+    filled = sum(1 for i in own if sums.get((dep.key, i.key), Decimal(0)) != 0)
+    return f"已填{filled}/{len(own)}项"
+
+
+def _overview(ctx: Context, scope: Scope, sums: Mapping[tuple[str, str], Decimal], last: dict[int, dt.datetime],
+              ids: dict[str, int]) -> str:
+    campaign = ctx.campaign
+    wanted = scope.indicator_keys(campaign)
+    lines = [f"{scope.label}各单位报数情况（截至{ctx.at()}）："]
+    shown = [campaign.department(k) for k in scope.members]
+    if scope.kind == "city":
+        shown = [d for d in shown if d.county is None]
+    for dep in shown:
+        if not dep.groups:
             lines.append(f"· {dep.short}：无统计表项目")
             continue
-        filled = sum(1 for i in own if sums.get((dep_id, i.key), Decimal(0)) != 0)
-        seen = f"，最近 {texts.when(last[dep_id], ctx.campaign.tz)}" if dep_id in last else "，尚未报数"
-        lines.append(f"· {dep.short}：已填{filled}/{len(own)}项{seen}")
-    lines.append("发“汇总 公安局”看某单位明细，“导出”取全市统计表。")
+        dep_id = ids[dep.key]
+        seen = f"，最近 {texts.when(last[dep_id], campaign.tz)}" if dep_id in last else "，尚未报数"
+        lines.append(f"· {dep.short}：{_filled(ctx, dep, sums, wanted)}{seen}")
+    if scope.kind == "city":
+        for county in campaign.counties:
+            reporting = [d for d in campaign.county_departments(county.key) if d.groups]
+            done = sum(1 for d in reporting if ids[d.key] in last)
+            lines.append(f"· {county.name}：{done}/{len(reporting)}个部门已报数")
+        lines.append("发“汇总 公安局”看一个系统（含各县），“汇总 三元区”看一个县，“导出”取全市统计表。")
+    else:
+        lines.append(f"发“汇总 公安局”看一个部门的明细，“导出 {scope.label}”取统计表。")
     return "\n".join(lines)
 
 
-def _city_totals(ctx: Context) -> str:
-    with ctx.db.read() as s:
-        sums = ledger.totals(s)
-    city: dict[str, Decimal] = {}
-    for (_, ind), value in sums.items():
-        city[ind] = city.get(ind, Decimal(0)) + value
-    lines = [f"全市合计（截至{ctx.at()}）："]
-    for group in ctx.campaign.groups:
-        filled = [i for i in group.indicators if city.get(i.key, Decimal(0)) != 0]
+def _block(ctx: Context, indicators: Sequence[Indicator], totals: Mapping[str, Decimal],
+           numbered: bool = True) -> list[str]:
+    shown = [i for i in indicators if totals.get(i.key, Decimal(0)) != 0]
+    if numbered:
+        return [f"  {texts.indicator_line(i, totals[i.key])}" for i in shown]
+    return [f"  {i.name}：{texts.amount(totals[i.key], i.unit)}" for i in shown]
+
+
+def _group_totals(ctx: Context, scope: Scope, totals: Mapping[str, Decimal]) -> str:
+    title = "全市合计" if scope.kind == "city" else f"{scope.label}合计"
+    lines = [f"{title}（截至{ctx.at()}）："]
+    for group in scope.group_objects(ctx.campaign):
+        filled = _block(ctx, group.indicators, totals, numbered=False)
         lines.append(f"【{group.name}】" + ("" if filled else "尚无数据"))
-        lines += [f"  {i.name}：{texts.amount(city[i.key], i.unit)}" for i in filled]
+        lines += filled
+    return "\n".join(lines)
+
+
+def _system_totals(ctx: Context, scope: Scope, sums: Mapping[tuple[str, str], Decimal]) -> str:
+    """A city department's system: 本系统合计, then its own figures and each county's."""
+    campaign = ctx.campaign
+    indicators = [i for g in scope.group_objects(campaign) for i in g.indicators]
+    if not indicators:
+        return f"{campaign.department(scope.key).short}在统计表中没有需要填报的项目。"
+    total = _block(ctx, indicators, scope_totals(campaign, scope, sums))
+    lines = [f"{scope.label}累计（截至{ctx.at()}）：", "【本系统合计】" + ("" if total else "尚无数据"), *total]
+    empty: list[str] = []
+    for part in scope.parts:
+        block = _block(ctx, indicators, scope_totals(campaign, scope, sums, part.members))
+        if block:
+            lines += [f"【{part.label}】", *block]
+        else:
+            empty.append(part.label)
+    if empty:
+        lines.append("尚无数据：" + "、".join(empty))
     return "\n".join(lines)
 
 

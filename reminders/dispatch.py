@@ -88,8 +88,9 @@ def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.dat
         if item.kind in ("nudge", "progress"):
             since = item.since or campaign.start
             # Progress goes to the coordinator but is about the deadline's whole audience.
-            audience = next((audience_of(campaign, d) for d in campaign.deadlines if d.key == item.deadline),
-                            item.departments)
+            audience = item.scope or next(
+                (audience_of(campaign, d) for d in campaign.deadlines if d.key == item.deadline), item.departments
+            )
             laggards = missing_departments(s, campaign, since, among=audience)
             text = item.fill("、".join(d.short for d in laggards) or "无，全部已登记")
             if item.kind == "nudge":

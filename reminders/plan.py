@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from campaign import Campaign, Deadline, Indicator
+from campaign.scopes import Scope, county_scope, system_scope
 from reminders.calendar import WorkCalendar
 
 KINDS = ("deadline", "wanghong-start", "wanghong-end", "nudge", "progress")
@@ -31,6 +32,7 @@ class Planned:
     deadline: str | None  # deadline key for deadline / nudge / progress
     due: dt.date | None  # the printed deadline date for deadline / nudge / progress
     since: dt.date | None = None  # nudge / progress: bookings on or after this day count as reporting
+    scope: tuple[str, ...] = ()  # progress: the units the list is about (empty: the deadline's whole audience)
 
     @property
     def day(self) -> dt.date:
@@ -130,6 +132,43 @@ def _deadline_entries(campaign: Campaign, calendar: WorkCalendar, deadline: Dead
             since=since,
         )
     )
+    entries += _scoped_progress(campaign, calendar, deadline, last, since, set(recipients))
+    return entries
+
+
+def _scoped_progress(campaign: Campaign, calendar: WorkCalendar, deadline: Deadline, day: dt.date, since: dt.date,
+                     audience: set[str]) -> list[Planned]:
+    """Each county's 市场监管局 gets the list of its county's laggards; each city department its system's.
+
+    County units report to their superior department and copy the county's market regulation bureau,
+    so both hear who has not reported. Only units this deadline is addressed to are counted.
+    """
+    entries: list[Planned] = []
+    targets: list[tuple[str, str, Scope]] = []
+    for county in campaign.counties:
+        bureau = next((d.key for d in campaign.county_departments(county.key) if d.system == campaign.coordinator),
+                      None)
+        if bureau is not None:
+            targets.append((f"county:{county.key}", bureau, county_scope(campaign, county.key)))
+    # The coordinator's admins already get the whole list (progress:<deadline>).
+    for head in (d for d in campaign.departments if d.county is None and d.key != campaign.coordinator):
+        targets.append((f"system:{head.key}", head.key, system_scope(campaign, head.key)))
+    for suffix, recipient, scope in targets:
+        about = tuple(d.key for d in scope.reporting(campaign) if d.key in audience and d.county is not None)
+        if not about or recipient not in audience:
+            continue
+        entries.append(Planned(
+            id=f"progress:{deadline.key}:{suffix}",
+            at=_at(campaign, day),
+            kind="progress",
+            departments=(recipient,),
+            admins_only=False,
+            text=_progress_text(calendar, deadline, day, since, len(about), scope.label),
+            deadline=deadline.key,
+            due=deadline.date,
+            since=since,
+            scope=about,
+        ))
     return entries
 
 
@@ -182,10 +221,12 @@ def _nudge_text(calendar: WorkCalendar, deadline: Deadline, day: dt.date, since:
     )
 
 
-def _progress_text(calendar: WorkCalendar, deadline: Deadline, day: dt.date, since: dt.date, total: int) -> str:
+def _progress_text(calendar: WorkCalendar, deadline: Deadline, day: dt.date, since: dt.date, total: int,
+                   label: str = "") -> str:
+    where = f"{label}县级单位中" if label else ""
     return "\n".join(
         [
-            f"【报送进度】{deadline.title}{_status(calendar, deadline, day)}，尚未登记数据的单位：{MISSING}",
+            f"【报送进度】{deadline.title}{_status(calendar, deadline, day)}，{where}尚未登记数据的单位：{MISSING}",
             f"统计范围：应报{total}个单位，自{_md(since)}以来的登记。",
             _due_line(calendar, deadline),
             f"已向未登记单位发送催报；{EXPORT_HINT}",

@@ -25,8 +25,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from store.export import set_text, unescape_excel_text
 
-HEADER = ("单位", "姓名", "部门", "联系方式", "传真", "电子邮箱")
-WIDTHS = (30.0, 10.0, 26.0, 26.0, 12.0, 24.0)
+HEADER = ("单位", "姓名", "部门", "联系方式", "传真", "电子邮箱", "县（市、区）")
+WIDTHS = (30.0, 10.0, 26.0, 26.0, 12.0, 24.0, 12.0)
 HEADER_SEARCH_ROWS = 10
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a contact list is a few KB; refuse anything that could be a zip bomb
 # Caps on what the file holds, checked before and while parsing: a 4.7 KB sheet claiming cell XFD1048576, one
@@ -50,6 +50,7 @@ class ContactRecord:
     phone: str  # 联系方式 as written (mobile or landline)
     fax: str
     email: str
+    county: str = ""  # 县（市、区） as written; empty for the city's own departments
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class _Columns:
     phones: tuple[int, ...]  # 手机 and 办公电话 may be separate columns: both are kept
     fax: int | None
     email: int | None
+    county: int | None = None
 
     @property
     def missing(self) -> list[str]:
@@ -75,7 +77,7 @@ class _Columns:
 
     @property
     def found(self) -> int:
-        plain = (self.department, self.name, self.section, self.fax, self.email)
+        plain = (self.department, self.name, self.section, self.fax, self.email, self.county)
         return sum(index is not None for index in plain) + len(self.phones)
 
 
@@ -86,6 +88,8 @@ def _kind(header: str) -> str | None:
         return None
     if "姓名" in text or text == "联系人":
         return "name"
+    if text.startswith("县") or text in ("区县", "县区", "县市区", "所属县区", "所属县（市、区）"):
+        return "county"  # 县（市、区）: the county of a county department's contact
     if "传真" in text:
         return "fax"
     if "邮箱" in text or "邮件" in text or "email" in text or "e-mail" in text:
@@ -115,7 +119,8 @@ def _header_columns(cells: Sequence[str]) -> _Columns:
         department = first.get("部门")
     elif section is None:
         section = first.get("部门")
-    return _Columns(department, first.get("name"), section, tuple(phones), first.get("fax"), first.get("email"))
+    return _Columns(department, first.get("name"), section, tuple(phones), first.get("fax"), first.get("email"),
+                    first.get("county"))
 
 
 def _text(value: Any) -> str:
@@ -272,6 +277,7 @@ def _read_book(wb: Any) -> tuple[list[tuple[int, ContactRecord]], list[RowProble
             phone=" / ".join(p for p in dict.fromkeys(get(c) for c in columns.phones) if p),
             fax=get(columns.fax),
             email=get(columns.email),
+            county=get(columns.county),
         )
         if not record.name:
             problems.append(RowProblem(number, "缺少姓名"))

@@ -43,6 +43,11 @@ class Person:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def is_county_admin(self) -> bool:
+        """A county market regulation contact who oversees the county's departments (campaign.scopes)."""
+        return self.role == "county_admin"
+
 
 def _person(row: ContactRow, department_key: str) -> Person:
     return Person(
@@ -64,7 +69,7 @@ def sync_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> Non
             row = DepartmentRow(key=dep.key)
             session.add(row)
             rows[dep.key] = row
-        row.name, row.short, row.group_name = dep.name, dep.short, dep.group
+        row.name, row.short, row.group_name, row.county = dep.name, dep.short, dep.group, dep.county
     session.flush()
     for dep in campaign.departments:
         rows[dep.key].parent_id = rows[dep.parent].id if dep.parent else None

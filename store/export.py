@@ -77,6 +77,28 @@ class AuditRow:
     text: str  # the user's original message (untrusted!)
 
 
+@dataclass(frozen=True)
+class SummarySheet:
+    """One more printable 附件2 form in the workbook: a county of a system, a department of a county."""
+
+    title: str  # sheet name (cleaned and clipped to Excel's 31 characters)
+    filled_by: str
+    groups: Sequence[Group]
+    totals: Mapping[str, Decimal]
+
+
+_SHEET_ILLEGAL = re.compile(r"[\[\]:*?/\\]")
+
+
+def _sheet_title(title: str, taken: set[str]) -> str:
+    base = _SHEET_ILLEGAL.sub("", title).strip("' ")[:28] or "表"
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base}{n}", n + 1
+    taken.add(name)
+    return name
+
+
 # --- text safety -------------------------------------------------------------------------------------------
 
 
@@ -353,13 +375,18 @@ def statistics_workbook(
     groups: Sequence[Group],
     totals: Mapping[str, Decimal],
     audit: Iterable[AuditRow],
+    parts: Sequence[SummarySheet] = (),
 ) -> bytes:
-    """The 附件2 table for `groups` (sheet 统计表) and the ledger entries behind it (sheet 明细)."""
+    """The 附件2 table for `groups` (sheet 统计表), one more form per part, and the ledger entries (明细)."""
     wb = Workbook()
     summary = wb.active
     assert isinstance(summary, Worksheet)
     summary.title = SUMMARY_SHEET
     _write_summary(summary, campaign, filled_by, as_of, groups, totals)
+    taken = {SUMMARY_SHEET, AUDIT_SHEET}
+    for part in parts:
+        _write_summary(wb.create_sheet(_sheet_title(part.title, taken)), campaign, part.filled_by, as_of,
+                       part.groups, part.totals)
     ledger = wb.create_sheet(AUDIT_SHEET)
     styles = _prepare_audit(ledger)
     wb.properties.creator = campaign.title

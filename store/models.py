@@ -26,6 +26,7 @@ class DepartmentRow(Base):
     short: Mapped[str] = mapped_column(String(100))
     group_name: Mapped[str | None] = mapped_column(String(100))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    county: Mapped[str | None] = mapped_column(String(50))  # county key of a county unit (migration 0009)
 
 
 class ContactRow(Base):
@@ -42,7 +43,7 @@ class ContactRow(Base):
     office: Mapped[str] = mapped_column(String(40), default="")
     fax: Mapped[str] = mapped_column(String(40), default="")
     email: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(10), default="member")
+    role: Mapped[str] = mapped_column(String(20), default="member")  # admin | county_admin | member
     # Legacy, always NULL since migration 0008 moved WeCom userids to `identities`. SQLite cannot drop a
     # UNIQUE column in place (and recreating the table would fight the ledger's foreign keys), so it stays.
     wecom_userid: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -13,7 +13,8 @@ CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
 
 def test_the_notice_in_numbers(campaign: Campaign) -> None:
-    assert len(campaign.departments) == 11
+    assert len([d for d in campaign.departments if d.county is None]) == 11
+    assert len(campaign.counties) == 11 and len(campaign.departments) == 11 + 11 * 8
     assert len(campaign.contacts) == 12
     assert len(campaign.indicators) == 58
     assert [g.name for g in campaign.groups] == [
@@ -42,7 +43,7 @@ def test_market_regulation_block_ends_with_twenty_wanghong_and_case_rows(campaig
 
 
 def test_departments_fill_their_groups(campaign: Campaign) -> None:
-    filled = {d.short: d.group for d in campaign.departments}
+    filled = {d.short: d.group for d in campaign.departments if d.county is None}
     assert filled["市公安局"] == "公安局"
     assert filled["三明海关"] == "海关"
     assert filled["市市场监管局"] == "市场监管部门"

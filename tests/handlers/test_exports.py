@@ -23,7 +23,7 @@ def test_contact_gets_own_table_with_current_totals(app: App) -> None:
     police.say("查处网络违法案件 3")
     (reply,) = police.send("导出")
     assert reply.file is not None
-    assert reply.file.filename == "三明市2023年网络市场监管行动情况统计表-市公安局-20230815.xlsx"
+    assert reply.file.filename == "三明市2023年网络市场监管行动情况统计表-市公安局系统-20230815.xlsx"
     assert "市公安局" in reply.file.caption
     values = table(reply)
     assert values == {"查处网络违法案件（件）": 3, "督促互联网企业关停违法违规账号（个）": 0,
@@ -31,7 +31,7 @@ def test_contact_gets_own_table_with_current_totals(app: App) -> None:
 
 
 def test_contact_cannot_export_another_department(app: App) -> None:
-    assert "只能导出本单位" in Chat(app, "方广成").say("导出 海关")
+    assert "只能导出市公安局系统" in Chat(app, "方广成").say("导出 海关")
 
 
 def test_admin_gets_the_city_or_one_department(app: App) -> None:
@@ -43,7 +43,7 @@ def test_admin_gets_the_city_or_one_department(app: App) -> None:
     assert len(values) == 58
     assert values["查处网络违法案件（件）"] == 3 and values["网售药品违法案件处罚金额（万元）"] == 0.3
     (one,) = admin.send("导出 三明市公安局")
-    assert one.file is not None and "-市公安局-" in one.file.filename and len(table(one)) == 4
+    assert one.file is not None and "-市公安局系统-" in one.file.filename and len(table(one)) == 4
     assert "没有找到单位" in admin.say("导出 火星局")
     assert "没有需要填报的项目" in admin.say("导出 商务局")
 

@@ -109,8 +109,13 @@ def test_the_whole_campaign(started: tuple[App, ReminderService, FakeTransport, 
     assert {"李勤额", "王晓芳", "陈彬", "陈明栋", "伊贤琦", "肖方侃", "王永辉", "张秀齐"} == nudged
     progress = [(chats[c], text) for c, text, at in transport.sent
                 if text.startswith("【报送进度】中期行动") and at.date() == dt.date(2023, 8, 18)]
-    assert sorted(n for n, _ in progress) == ["张秀齐", "王永辉"]
-    assert "市公安局" not in progress[0][1] and "三明海关" in progress[0][1]
+    city_wide = [(n, t) for n, t in progress if "县级单位中" not in t]
+    assert sorted(n for n, _ in city_wide) == ["张秀齐", "王永辉"]
+    listed = city_wide[0][1].split("尚未登记数据的单位：")[1].split("\n")[0].split("、")
+    assert "市公安局" not in listed and "三明海关" in listed and "三元区公安局" in listed
+    # Each city department with county units hears about its system's county units.
+    systems = {n for n, t in progress if "县级单位中" in t}
+    assert systems == {"李勤额", "方广成", "陈彬", "陈明栋", "肖方侃"}
 
     # 每月一周查网红 goes to market regulation only, start and end of each campaign month.
     wanghong = [(chats[c], at.date()) for c, text, at in transport.sent if "网红" in text.splitlines()[0]]

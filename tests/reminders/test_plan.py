@@ -128,9 +128,12 @@ def test_deadline_texts(campaign: Campaign, plan: list[Planned]) -> None:
 
 
 def test_recipients(campaign: Campaign, plan: list[Planned]) -> None:
+    everyone = tuple(d.key for d in campaign.departments)
     for p in plan:
-        if p.kind in ("deadline", "nudge"):
-            assert p.departments == ALL_11
+        if p.kind in ("deadline", "nudge") and p.deadline in ("midterm", "final"):
+            assert p.departments == everyone  # 08-20 and 11-20: 各地各部门, the counties too
+        elif p.kind in ("deadline", "nudge"):
+            assert p.departments == ALL_11  # 08-25 and 11-25: the city's departments only
     # A county-level office receives "all" deadlines but not the copies to city level.
     county = replace(campaign.departments[1], key="wxb-ml", parent="wxb")
     variant = replace(campaign, departments=(*campaign.departments, county))
@@ -152,7 +155,13 @@ def test_nudge_and_progress_follow_the_last_reminder(campaign: Campaign, plan: l
         "final": (D(2023, 11, 20), D(2023, 8, 25)),
         "final-copy": (D(2023, 11, 24), D(2023, 11, 20)),
     }
-    assert sum(p.kind == "nudge" for p in plan) == sum(p.kind == "progress" for p in plan) == 4
+    assert sum(p.kind == "nudge" for p in plan) == sum(p.kind == "progress" and not p.scope for p in plan) == 4
+    # 08-20 and 11-20 also tell each county's 市场监管局 (11) and each city department with county units (5).
+    assert sum(p.kind == "progress" and bool(p.scope) for p in plan) == 2 * (11 + 5)
+    sanyuan = ids["progress:midterm:county:sanyuan"]
+    assert sanyuan.departments == ("sanyuan-scjgj",) and all(k.startswith("sanyuan-") for k in sanyuan.scope)
+    police = ids["progress:final:system:gaj"]
+    assert police.departments == ("gaj",) and len(police.scope) == 11 and "gaj" not in police.scope
     for key, (day, since) in expected.items():
         last = max(p.day for p in plan if p.kind == "deadline" and p.deadline == key)
         nudge, progress = ids[f"nudge:{key}"], ids[f"progress:{key}"]
@@ -160,7 +169,7 @@ def test_nudge_and_progress_follow_the_last_reminder(campaign: Campaign, plan: l
         assert nudge.at == progress.at == ids[f"deadline:{key}:0"].at
         assert nudge.since == progress.since == since
         assert nudge.deadline == progress.deadline == key
-        assert not nudge.admins_only and nudge.departments == ALL_11
+        assert not nudge.admins_only and set(ALL_11) <= set(nudge.departments)
         assert progress.admins_only and progress.departments == (campaign.coordinator,) == ("scjgj",)
         for p in (nudge, progress):
             assert "{missing}" in p.text
