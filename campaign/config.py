@@ -24,6 +24,7 @@ from campaign.model import (
     Reminders,
     Wanghong,
 )
+from campaign.materials import parse_materials, parse_storage, parse_web
 from campaign.phones import is_mobile, normalize_phone
 from campaign.units import KNOWN_UNITS
 
@@ -34,7 +35,7 @@ AUDIENCES = ("all", "city")
 
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
-     "contacts", "groups", "database", "telegram", "wecom", "calendar"}
+     "contacts", "groups", "database", "telegram", "wecom", "calendar", "materials", "web"}
 )
 
 
@@ -129,7 +130,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         departments=departments,
         contacts=contacts,
         groups=groups,
-        deadlines=_deadlines(r, raw, start, end),
+        deadlines=_deadlines(r, raw, start, end, {g.name for g in groups}),
         phases=tuple(
             Phase(r.text(p, "name", w), r.date(p, "start", w), r.date(p, "end", w))
             for w, p in ((f"phases[{n}]", p) for n, p in enumerate(r.tables(raw, "phases")))
@@ -139,6 +140,8 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         limits=_limits(r, raw),
         database_url=r.text(r.table(raw, "database", required=False), "url", "database", ""),
         sections={k: v for k, v in raw.items() if k in ("telegram", "wecom", "calendar") and isinstance(v, Mapping)},
+        storage=parse_storage(path, raw.get("materials")),
+        web=parse_web(path, raw.get("web")),
     )
 
 
@@ -227,7 +230,8 @@ def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[
     return tuple(result)
 
 
-def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date) -> tuple[Deadline, ...]:
+def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date,
+               groups: set[str]) -> tuple[Deadline, ...]:
     result: list[Deadline] = []
     for n, d in enumerate(r.tables(raw, "deadlines")):
         where = f"deadlines[{n}]"
@@ -238,6 +242,8 @@ def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date)
             title=r.text(d, "title", where),
             material=r.text(d, "material", where),
             recipient=r.text(d, "recipient", where),
+            materials=parse_materials(r.path, f"{where}.materials", d.get("materials"), groups),
+            materials_from=r.text(d, "materials_from", where, ""),
         )
         if item.audience not in AUDIENCES:
             raise r.fail(f"{where}.audience", f"must be one of {', '.join(AUDIENCES)}")
@@ -246,6 +252,12 @@ def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date)
         if any(x.key == item.key for x in result):
             raise r.fail(f"{where}.key", f"deadline key {item.key!r} appears twice")
         result.append(item)
+    for n, item in enumerate(result):
+        source = next((x for x in result if x.key == item.materials_from), None) if item.materials_from else item
+        if source is None or source.materials_from:
+            raise r.fail(f"deadlines[{n}].materials_from", "must name another deadline that has its own materials")
+        if item.materials_from and item.materials:
+            raise r.fail(f"deadlines[{n}].materials", "a deadline with materials_from lists no materials itself")
     return tuple(sorted(result, key=lambda d: d.date))
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from campaign.materials import Material, Storage, Web
 from campaign.units import FRACTIONAL_UNITS
 
 
@@ -75,6 +76,13 @@ class Deadline:
     title: str
     material: str
     recipient: str
+    materials: tuple[Material, ...] = ()  # the files it asks for (campaign/materials.py)
+    materials_from: str = ""  # a copy deadline: the key of the deadline whose files it collects
+
+    @property
+    def collection(self) -> str:
+        """The deadline key its files are filed under."""
+        return self.materials_from or self.key
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ class Campaign:
     limits: Limits
     database_url: str
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    storage: Storage = field(default_factory=Storage)
+    web: Web = field(default_factory=Web)
 
     @property
     def indicators(self) -> tuple[Indicator, ...]:
