@@ -105,5 +105,12 @@ def schedule(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def materials(app: App, args: argparse.Namespace) -> int:
+    """Add a material file as a contact (materials add), or write a deadline's zip (materials pack)."""
+    from bot.material_cli import add, pack
+
+    return add(app, args) if args.action == "add" else pack(app, args)
+
+
 COMMANDS = {"run": run, "console": console, "invite": invite, "export": export, "contacts": contacts,
-            "schedule": schedule}
+            "schedule": schedule, "materials": materials}

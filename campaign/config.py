@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign.errors import ConfigError
+from campaign.materials import parse_materials, parse_storage, parse_web
 from campaign.model import (
     Campaign,
     Contact,
@@ -24,7 +25,6 @@ from campaign.model import (
     Reminders,
     Wanghong,
 )
-from campaign.materials import parse_materials, parse_storage, parse_web
 from campaign.phones import is_mobile, normalize_phone
 from campaign.units import KNOWN_UNITS
 

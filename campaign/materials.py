@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,3 +200,15 @@ def split_listen(text: str) -> tuple[str, int] | None:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         return None
     return host.strip("[]"), int(port)
+
+
+def web_settings(web: Web) -> Web:
+    """The [web] settings with the environment's overrides (BOT_WEB_LISTEN, BOT_WEB_PUBLIC_URL)."""
+    listen = os.environ.get("BOT_WEB_LISTEN", "").strip() or web.listen
+    public = os.environ.get("BOT_WEB_PUBLIC_URL", "").strip().rstrip("/") or web.public_url
+    return Web(listen, public)
+
+
+def base_url(web: Web) -> str:
+    """How links to the desk start: the public URL behind a proxy, else the address it listens on."""
+    return web.public_url or f"http://{web.listen}"

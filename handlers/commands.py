@@ -23,9 +23,15 @@ WORDS: dict[str, tuple[str, ...]] = {
     "invite": ("/invite", "邀请"),
     "holiday": ("/holiday", "节假日"),
     "workday": ("/workday", "调休上班"),
+    "materials": ("/materials", "材料"),
+    "withdrawmaterial": ("/withdrawmaterial", "撤回材料"),
+    "materialkind": ("/materialkind", "材料类别"),
+    "pack": ("/pack", "材料包"),
+    "desk": ("/desk", "看板"),
+    "upload": ("/upload", "上传"),
 }
 ADMIN_ONLY = frozenset({"progress", "notify", "contacts", "addcontact", "editcontact", "removecontact", "invite",
-                        "holiday", "workday"})
+                        "holiday", "workday", "pack"})
 
 _SLASH = {words[0]: name for name, words in WORDS.items()}
 # Longest first, so 添加联系人 wins over 联系人.

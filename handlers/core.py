@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from campaign import Campaign
-from handlers import admin, exports, invites, registration, reports, schedule, texts, views
+from handlers import admin, exports, invites, materials, registration, reports, schedule, texts, views
 from handlers.commands import ADMIN_ONLY, Command, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
@@ -53,6 +53,12 @@ class Core:
             "holiday": schedule.holiday,
             "workday": schedule.workday,
             "invite": invites.invite,
+            "materials": materials.checklist_reply,
+            "withdrawmaterial": materials.withdraw,
+            "materialkind": materials.choose_kind,
+            "pack": materials.pack,
+            "desk": materials.desk_link,
+            "upload": materials.desk_link,
         }
 
     def handle(self, msg: Incoming) -> list[Reply]:
@@ -95,7 +101,10 @@ class Core:
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if ctx.msg.document is not None:
-            return admin.contact_file(ctx, ctx.msg.document)
+            # An admin's contact list is imported; every other file is a report material.
+            if ctx.person.is_admin and materials.looks_like_contacts(ctx.msg.document):
+                return admin.contact_file(ctx, ctx.msg.document)
+            return materials.intake(ctx, ctx.msg.document)
         if command is None:
             if not text:
                 return [Reply("请发送文字消息。发“帮助”查看用法。")]
