@@ -22,7 +22,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Document, Message, PhotoSize, Update, User, Video
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -54,7 +54,7 @@ COMMANDS = (
 GROUP_COMMANDS = (("help", "帮助：请在与我的私聊中报数"),)
 APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，请先发“记录”看是否已记上，再决定是否重发。"
 EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
-MAX_DOCUMENT = 10 * 1024 * 1024  # a contact list is a few kB; nothing bigger is downloaded
+MAX_DOCUMENT = 20 * 1024 * 1024  # the Bot API's download limit; bigger materials go through the desk
 STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
 ALREADY = "已经记过了，不会重复计数。"
 BOOTSTRAP_RETRIES = 3  # deleteWebhook at start, as PTB's bootstrap_retries
@@ -230,13 +230,22 @@ class TelegramTransport:
             log.warning("could not set the command menu: %s", exc)
 
     async def _with_document(self, msg: Incoming, message: Message) -> Incoming:
-        """Fetch a file sent in a private chat (an admin's contact list) so the core can read it."""
-        document = message.document
-        assert document is not None
-        if (document.file_size or 0) > MAX_DOCUMENT:
-            return msg  # the core answers a document it did not get with its usual reply
-        data = await (await document.get_file()).download_as_bytearray()
-        return dataclasses.replace(msg, document=Attachment(document.file_name or "file", bytes(data)))
+        """Fetch a file, photo or video sent in a private chat (a material, or an admin's contact list)."""
+        media: Document | Video | PhotoSize | None = message.document or message.video
+        kind, name = "document", ""
+        if message.document is not None:
+            name = message.document.file_name or "file"
+        elif message.video is not None:
+            kind, name = "video", message.video.file_name or f"video-{message.message_id}.mp4"
+        elif message.photo:
+            kind, name, media = "image", f"photo-{message.message_id}.jpg", message.photo[-1]  # the largest size
+        if media is None:
+            return msg
+        if (media.file_size or 0) > MAX_DOCUMENT:
+            # Not fetched (the Bot API serves no bigger file): no bytes, and the core says how else to send it.
+            return dataclasses.replace(msg, document=Attachment(name, b"", message.caption or "", kind))
+        data = await (await media.get_file()).download_as_bytearray()
+        return dataclasses.replace(msg, document=Attachment(name, bytes(data), message.caption or "", kind))
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand one message to the core and send its replies."""
@@ -244,7 +253,7 @@ class TelegramTransport:
         if message is None or user is None or user.is_bot:
             return
         msg = incoming(message, user)
-        if message.document is not None and msg.private:
+        if (message.document is not None or message.photo or message.video is not None) and msg.private:
             msg = await self._with_document(msg, message)
         replies = await asyncio.to_thread(self.app.core.handle, msg)
         # A contact card or a binding code is how strangers get in: once in, the contact button goes.

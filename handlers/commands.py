@@ -29,9 +29,10 @@ WORDS: dict[str, tuple[str, ...]] = {
     "pack": ("/pack", "材料包"),
     "desk": ("/desk", "看板"),
     "upload": ("/upload", "上传"),
+    "nudge": ("/nudge", "催报"),
 }
 ADMIN_ONLY = frozenset({"progress", "notify", "contacts", "addcontact", "editcontact", "removecontact", "invite",
-                        "holiday", "workday", "pack"})
+                        "holiday", "workday", "pack", "nudge"})
 
 _SLASH = {words[0]: name for name, words in WORDS.items()}
 # Longest first, so 添加联系人 wins over 联系人.

@@ -59,6 +59,7 @@ class Core:
             "pack": materials.pack,
             "desk": materials.desk_link,
             "upload": materials.desk_link,
+            "nudge": materials.nudge,
         }
 
     def handle(self, msg: Incoming) -> list[Reply]:

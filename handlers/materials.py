@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
-from campaign import Deadline, Department
+from campaign import Campaign, Deadline, Department
 from campaign.materials import base_url, kind_in, kind_of, web_settings
 from handlers import texts
 from handlers.context import Context
 from handlers.messages import Attachment, Choice, Reply
-from store import checklist, desk_auth, materials
+from reminders.dispatch import route
+from store import checklist, desk_auth, directory, materials, outbox
 from store.contacts_xlsx import read_contacts
+from store.database import Database
 from store.material_pack import build_pack
 
 # The choice after a file without a caption: (button label, material key).
@@ -77,7 +80,8 @@ def intake(ctx: Context, document: Attachment) -> list[Reply]:
     if not f.kind:
         lines = [head, "这是哪类材料？请点下面的按钮，或发“材料类别 " + str(f.id) + " 总结报告”。"]
         choices = tuple(Choice(label, f"材料类别 {f.id} {label}") for label, _ in BUTTONS)
-        return [Reply("\n".join(lines), choices=choices if ctx.msg.caps.buttons else ())]
+        # Transports without buttons show each choice's text (the console prints it; WeCom sends the words).
+        return [Reply("\n".join(lines), choices=choices)]
     return [Reply("\n".join([head, *_changed(ctx, deadline, f.kind), _deadline_line(deadline),
                              f"发错了可以发“撤回材料 {f.id}”。"]))]
 
@@ -194,8 +198,6 @@ def pack(ctx: Context) -> list[Reply]:
             (d for d in reversed(campaign.deadlines) if checklist.source_of(campaign, d).materials), None)
         if deadline is None:
             return [Reply("没有需要报送材料的期限。")]
-    if not ctx.msg.caps.send_files and ctx.msg.transport != "console":
-        return [Reply("这里不能发送文件，请发“看板”打开网页下载材料包。")]
     with tempfile.TemporaryDirectory(prefix="pack-") as tmp:
         built = build_pack(ctx.db, campaign, deadline, Path(tmp) / "pack.zip", _today(ctx))
         if built.path.stat().st_size > MAX_CHAT_ZIP:
@@ -212,3 +214,42 @@ def desk_link(ctx: Context) -> list[Reply]:
     url = f"{base_url(web_settings(ctx.campaign.web))}/login/{token}"
     what = "看板（进度、统计表、材料）" if ctx.person.is_admin else "上传材料的网页"
     return [Reply(f"{what}：\n{url}\n链接只能用一次，15分钟内有效；请不要转发给别人。")]
+
+
+def nudge(ctx: Context) -> list[Reply]:
+    """催报 (admins): remind every department that still misses materials for its next deadline, once a day."""
+    sent, unreachable = remind_missing(ctx.db, ctx.campaign, ctx.now, ctx.transports)
+    reply = f"已催报：{sent}人（每人每天最多一次）。" if sent else "没有需要催报的人（材料都已交齐，或今天已经催过）。"
+    if unreachable:
+        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+    return [Reply(reply)]
+
+
+def remind_missing(db: Database, campaign: Campaign, now: dt.datetime,
+                   transports: AbstractSet[str]) -> tuple[int, list[str]]:
+    """Queue a 催报 naming what is missing to each contact of each department that lacks materials.
+
+    The chat's 催报 and the desk's button both call this; the outbox key (deadline, day, contact) claims each
+    message once, so two presses, two admins or two instances send it once.
+    """
+    today = now.astimezone(campaign.tz).date()
+    sent, unreachable = 0, []
+    with db.session() as s:
+        people = directory.people(s)
+        for dep in campaign.departments:
+            deadline = checklist.next_deadline(campaign, dep, today)
+            if deadline is None:
+                continue
+            missing = checklist.missing(materials.lines_for(s, campaign, deadline.collection, dep))
+            if not missing:
+                continue
+            text = (f"【催报】{deadline.title}，{texts.day(deadline.date)}截止。贵单位还缺：{'、'.join(missing)}。\n"
+                    "直接把文件、图片或视频发给我（说明里写类别），或发“上传”在网页上传；发“材料”查看清单。")
+            for person in (p for p in people if p.department == dep.key):
+                chat = route(s, person, transports)
+                if chat is None:
+                    unreachable.append(person.name)
+                    continue
+                sent += outbox.enqueue(s, key=f"materials-nudge:{deadline.collection}:{today}#{person.id}",
+                                       contact_id=person.id, transport=chat[0], chat_id=chat[1], text=text, now=now)
+    return sent, unreachable

@@ -82,11 +82,12 @@ def check(storage: Storage, filename: str, size: int) -> str:
     if found is None:
         kinds = "、".join(t.lstrip(".") for t in storage.all_types[:14])
         raise Refused(f"不能接收“{suffix or '没有扩展名'}”类型的文件，材料没有保存。可以发送：{kinds} 等。")
+    if size == 0:
+        raise Refused("没有收到文件内容（文件是空的，或超过聊天能传的20 MB），材料没有保存。"
+                      "大文件请发“上传”在网页上传。")
     if size > found.max_bytes:
         raise Refused(f"文件太大（{_mb(size)}），{_CLASS_WORD[found.name]}最大 {_mb(found.max_bytes)}，材料没有保存。"
                       "请压缩后再发，或在网页（发“上传”获取链接）上传。")
-    if size == 0:
-        raise Refused("文件是空的（0 字节），材料没有保存。")
     return suffix
 
 
@@ -264,3 +265,17 @@ def _from_row(row: MaterialRow, department: str, sender: str | None) -> Material
     return MaterialFile(row.id, row.collection, department, row.kind, row.seq, row.stored_name, row.original_name,
                         row.media, row.size, row.sha256, sender or "命令行", row.contact_id, row.received_at,
                         row.withdrawn_at)
+
+
+def missing_note(session: Session, campaign: Campaign, deadline_key: str | None, department_key: str) -> str:
+    """For a reminder: the line naming what this department still misses for that deadline ("" if nothing)."""
+    deadline = next((d for d in campaign.deadlines if d.key == deadline_key), None)
+    department = next((d for d in campaign.departments if d.key == department_key), None)
+    if deadline is None or department is None or not checklist.in_audience(deadline, department):
+        return ""
+    if not checklist.source_of(campaign, deadline).materials:
+        return ""
+    missing = checklist.missing(lines_for(session, campaign, deadline.collection, department))
+    if not missing:
+        return "\n贵单位的材料已交齐。"
+    return f"\n贵单位还缺：{'、'.join(missing)}。直接把文件发给我（说明里写类别），发“材料”查看清单。"
