@@ -14,7 +14,7 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).astimezone(load_campaign(PROJECT / "config.toml").tz).date()
 
 
-def shifted_config(folder: Path, ahead: int = 5, extra: str = "") -> Path:
+def shifted_config(folder: Path, ahead: int = 5, extra: str = "", edits: dict[str, str] | None = None) -> Path:
     t = today()
     text = (PROJECT / "config.toml").read_text(encoding="utf-8")
     for old, new in (
@@ -24,6 +24,7 @@ def shifted_config(folder: Path, ahead: int = 5, extra: str = "") -> Path:
         ("date = 2023-08-25", f"date = {t - dt.timedelta(days=5)}"),
         ("date = 2023-11-20", f"date = {t + dt.timedelta(days=ahead)}"),
         ("date = 2023-11-25", f"date = {t + dt.timedelta(days=ahead + 5)}"),
+        *(edits or {}).items(),
     ):
         assert text.count(old) == 1, old
         text = text.replace(old, new)
