@@ -59,9 +59,9 @@ def registered(api: FakeBotApi, user_id: int, phone: str, department: str) -> Tg
 def send_photo(user: TgUser, data: bytes, caption: str = "") -> int:
     file_id = f"p{user.id}-{len(user.api.files)}"
     user.api.files[file_id] = data
-    content = {"photo": [{"file_id": file_id + "s", "file_unique_id": file_id + "s", "width": 90, "height": 60},
-                         {"file_id": file_id, "file_unique_id": file_id, "width": 1280, "height": 853,
-                          "file_size": len(data)}]}
+    small = {"file_id": file_id + "s", "file_unique_id": file_id + "s", "width": 90, "height": 60}
+    large = {"file_id": file_id, "file_unique_id": file_id, "width": 1280, "height": 853, "file_size": len(data)}
+    content: dict[str, object] = {"photo": [small, large]}  # Telegram lists the sizes, largest last
     if caption:
         content["caption"] = caption
     user.api.files[file_id + "s"] = data[:10]
@@ -93,9 +93,9 @@ def test_a_document_and_a_photo_become_checklist_lines(bot: BotProcess, api: Fak
 def test_a_document_without_caption_asks_which_kind(bot: BotProcess, api: FakeBotApi) -> None:
     trade = registered(api, 3002, "13860508184", "市商务局")  # 戴超颖
     question = trade.wait("这是哪类材料", trade._send({"document": _doc(api, trade, "经验.pdf", b"%PDF practice")}))
-    labels = [b["text"] for row in question.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["总结报告", "典型案例", "图片视频", "先进经验", "处罚决定书"]
-    button = next(b for row in question.params["reply_markup"]["inline_keyboard"] for b in row if b["text"] == "先进经验")
+    buttons = [b for row in question.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["总结报告", "典型案例", "图片视频", "先进经验", "处罚决定书"]
+    button = next(b for b in buttons if b["text"] == "先进经验")
     mark = trade.press(question.result, button)
     trade.wait("先进经验做法 1/1 已交", mark)
 
