@@ -17,6 +17,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.wait import WebDriverWait
 
 from store import desk_auth, directory
 from store.database import Database
@@ -76,9 +82,7 @@ def downloads(workdir: Path) -> Path:
 
 
 @pytest.fixture
-def browser(downloads: Path) -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+def browser(downloads: Path) -> Iterator[WebDriver]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
@@ -125,106 +129,102 @@ def admin_user(api: FakeBotApi, bot: BotProcess, workdir: Path) -> TgUser:
     return user
 
 
-def sign_in(driver: object, link: str) -> None:
-    from selenium.webdriver.common.by import By
+def sign_in(driver: WebDriver, link: str) -> None:
 
-    driver.get(link)  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "enter").click()  # type: ignore[attr-defined]
+    driver.get(link)
+    driver.find_element(By.ID, "enter").click()
 
 
-def shoot(driver: object, name: str) -> Path:
+def shoot(driver: WebDriver, name: str) -> Path:
     """A screenshot of the whole page at phone width."""
-    height = driver.execute_script("return document.documentElement.scrollHeight")  # type: ignore[attr-defined]
-    driver.set_window_size(PHONE[0], max(PHONE[1], int(height) + 120))  # type: ignore[attr-defined]
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(PHONE[0], max(PHONE[1], int(height) + 120))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"desk-{name}.png"
-    driver.save_screenshot(str(path))  # type: ignore[attr-defined]
-    driver.set_window_size(*PHONE)  # type: ignore[attr-defined]
+    driver.save_screenshot(str(path))
+    driver.set_window_size(*PHONE)
     assert path.stat().st_size > 1000
     return path
 
 
-def downloaded(driver: object, folder: Path, suffix: str) -> Path:
-    from selenium.webdriver.support.wait import WebDriverWait
+def downloaded(driver: WebDriver, folder: Path, suffix: str) -> Path:
 
-    def done(_: object) -> Path | None:
+    def done(_: WebDriver) -> Path | bool:
         found = [p for p in folder.iterdir() if p.name.endswith(suffix)]
-        return found[0] if found else None
+        return found[0] if found else False
 
-    return WebDriverWait(driver, 30).until(done)  # type: ignore[arg-type]
+    result = WebDriverWait(driver, 30).until(done)
+    assert isinstance(result, Path)
+    return result
 
 
 def test_admin_signs_in_sees_progress_and_downloads(bot: BotProcess, api: FakeBotApi, workdir: Path,
-                                                    browser: object, downloads: Path, port: int) -> None:
-    from selenium.webdriver.common.by import By
+                                                    browser: WebDriver, downloads: Path, port: int) -> None:
 
     police = registered(api, 4001, "13666987053", "市公安局")
     police.wait("累计", police.say("1 3"))
     admin = admin_user(api, bot, workdir)
     driver = browser
-    driver.get(f"http://127.0.0.1:{port}/progress")  # type: ignore[attr-defined]
-    assert "请登录" in driver.find_element(By.ID, "signin").text  # type: ignore[attr-defined]
-    assert "市公安局" not in driver.page_source  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/progress")
+    assert "请登录" in driver.find_element(By.ID, "signin").text
+    assert "市公安局" not in driver.page_source
     link = link_from_chat(admin, "看板")
     sign_in(driver, link)
-    assert driver.current_url.endswith("/progress")  # type: ignore[attr-defined]
-    rows = driver.find_elements(By.CLASS_NAME, "progress-row")  # type: ignore[attr-defined]
+    assert driver.current_url.endswith("/progress")
+    rows = driver.find_elements(By.CLASS_NAME, "progress-row")
     assert len(rows) == 11
     police_row = next(r for r in rows if "市公安局" in r.text)
     assert "填报 1/4 项" in police_row.text and "总结报告 0/1 未交" in police_row.text
     shoot(driver, "progress")
-    driver.get(f"http://127.0.0.1:{port}/chart.svg")  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/chart.svg")
     shoot(driver, "chart")
-    driver.get(f"http://127.0.0.1:{port}/table?dep=gaj")  # type: ignore[attr-defined]
-    assert "查处网络违法案件（件）" in driver.page_source  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/table?dep=gaj")
+    assert "查处网络违法案件（件）" in driver.page_source
     shoot(driver, "table")
-    driver.find_element(By.ID, "xlsx").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "xlsx").click()
     xlsx = downloaded(driver, downloads, ".xlsx")
     assert "统计表" in openpyxl.load_workbook(xlsx).sheetnames
-    driver.get(f"http://127.0.0.1:{port}/materials?dep=gaj")  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/materials?dep=gaj")
     shoot(driver, "materials-admin")
-    driver.get(f"http://127.0.0.1:{port}/progress")  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/progress")
     mark = api.mark()
-    driver.find_element(By.ID, "remind").click()  # type: ignore[attr-defined]
-    assert "已催报" in driver.find_element(By.ID, "note").text  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "remind").click()
+    assert "已催报" in driver.find_element(By.ID, "note").text
     nudge = police.wait("【催报】", mark)  # the same 催报 as in chat, through the outbox
     assert "贵单位还缺：总结报告、图片视频资料、先进经验做法" in nudge.text
-    driver.find_element(By.ID, "zip").click()  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "zip").click()
     with zipfile.ZipFile(downloaded(driver, downloads, ".zip")) as zf:
         assert "清单.xlsx" in zf.namelist()
     # The link was spent: a second use is refused.
     sign_in(driver, link)
-    assert "链接已失效" in driver.page_source  # type: ignore[attr-defined]
+    assert "链接已失效" in driver.page_source
     shoot(driver, "reused-link")
 
 
 def test_member_uploads_only_to_own_department(bot: BotProcess, api: FakeBotApi, workdir: Path,
-                                              browser: object, port: int) -> None:
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+                                              browser: WebDriver, port: int) -> None:
 
     member = registered(api, 4002, "13616941366", "市文旅局")  # 蔡媛媛
     sign_in(browser, link_from_chat(member, "上传"))
     driver = browser
-    assert driver.current_url.endswith("/materials")  # type: ignore[attr-defined]
-    assert "材料：市文旅局" in driver.page_source and "进度" not in driver.find_element(  # type: ignore[attr-defined]
-        By.TAG_NAME, "nav").text
-    driver.get(f"http://127.0.0.1:{port}/materials?dep=gaj")  # type: ignore[attr-defined]
-    assert "材料：市文旅局" in driver.page_source  # type: ignore[attr-defined]
+    assert driver.current_url.endswith("/materials")
+    assert "材料：市文旅局" in driver.page_source and "进度" not in driver.find_element(By.TAG_NAME, "nav").text
+    driver.get(f"http://127.0.0.1:{port}/materials?dep=gaj")
+    assert "材料：市文旅局" in driver.page_source
     report = workdir / "文旅局总结.pdf"
     report.write_bytes(b"%PDF-1.4 summary of the culture bureau")
-    Select(driver.find_element(By.ID, "kind")).select_by_visible_text("总结报告")  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "file").send_keys(str(report))  # type: ignore[attr-defined]
-    driver.find_element(By.ID, "send").click()  # type: ignore[attr-defined]
-    assert "已上传：市文旅局-总结报告-" in driver.find_element(By.ID, "note").text  # type: ignore[attr-defined]
-    assert "总结报告 1/1 已交" in driver.find_element(By.ID, "checklist").text  # type: ignore[attr-defined]
+    Select(driver.find_element(By.ID, "kind")).select_by_visible_text("总结报告")
+    driver.find_element(By.ID, "file").send_keys(str(report))
+    driver.find_element(By.ID, "send").click()
+    assert "已上传：市文旅局-总结报告-" in driver.find_element(By.ID, "note").text
+    assert "总结报告 1/1 已交" in driver.find_element(By.ID, "checklist").text
     shoot(driver, "materials-member")
     member.wait("✓ 总结报告 1/1 已交", member.say("材料"))  # the chat sees the same checklist
-    driver.get(f"http://127.0.0.1:{port}/progress")  # type: ignore[attr-defined]
-    assert "/materials" in driver.current_url  # type: ignore[attr-defined]
+    driver.get(f"http://127.0.0.1:{port}/progress")
+    assert "/materials" in driver.current_url
 
 
-def test_an_expired_link_is_refused(bot: BotProcess, workdir: Path, browser: object, port: int) -> None:
+def test_an_expired_link_is_refused(bot: BotProcess, workdir: Path, browser: WebDriver, port: int) -> None:
     db = Database(f"sqlite:///{workdir / 'bot.db'}")
     try:
         with db.session() as s:
@@ -233,7 +233,7 @@ def test_an_expired_link_is_refused(bot: BotProcess, workdir: Path, browser: obj
     finally:
         db.dispose()
     sign_in(browser, f"http://127.0.0.1:{port}/login/{token}")
-    assert "链接已失效" in browser.page_source  # type: ignore[attr-defined]
-    browser.get(f"http://127.0.0.1:{port}/table")  # type: ignore[attr-defined]
-    assert "请登录" in browser.page_source  # type: ignore[attr-defined]
+    assert "链接已失效" in browser.page_source
+    browser.get(f"http://127.0.0.1:{port}/table")
+    assert "请登录" in browser.page_source
     shoot(browser, "signin")
