@@ -52,8 +52,8 @@ def write(tmp_path: Path, old: str, new: str) -> Path:
 
 
 @pytest.mark.parametrize(("old", "new", "key", "reason"), [
-    ('key = "summary"\n[[deadlines.materials]]\nkey = "table"', 'key = "resume"\n[[deadlines.materials]]\nkey = "table"',
-     "deadlines[0].materials[0].key", "unknown material"),
+    ('key = "summary"\n[[deadlines.materials]]\nkey = "table"',
+     'key = "resume"\n[[deadlines.materials]]\nkey = "table"', "deadlines[0].materials[0].key", "unknown material"),
     ('owed_by = "市场监管部门"', 'owed_by = "市场监督"', "deadlines[2].materials[3].owed_by", "department group"),
     ("min_count = 2", "min_count = 0", "deadlines[2].materials[3].min_count", "from 1 to 100"),
     ('includes = ["penalty"]', 'includes = ["fine"]', "deadlines[2].materials[3].includes", "material keys"),
