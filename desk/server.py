@@ -79,6 +79,9 @@ class Desk:
             web.get("/file/{id}", self.file),
             web.post("/upload", self.upload),
         ])
+        from desk.oauth import WeComOAuth
+
+        application.add_routes(WeComOAuth(self.app).routes())
         return application
 
     async def start(self) -> None:

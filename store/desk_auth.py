@@ -53,8 +53,13 @@ def redeem_link(session: Session, token: str, now: dt.datetime) -> tuple[str, st
     person = directory.person(session, row.contact_id)
     if person is None or not person.active:
         return None
+    return open_session(session, row.contact_id, now)
+
+
+def open_session(session: Session, contact_id: int, now: dt.datetime) -> tuple[str, str]:
+    """A new browser session for a contact (after a link, or after the platform's OAuth vouched for them)."""
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    session.add(DeskSession(id_hash=_hash(sid), contact_id=row.contact_id, csrf=csrf, created_at=now,
+    session.add(DeskSession(id_hash=_hash(sid), contact_id=contact_id, csrf=csrf, created_at=now,
                             expires_at=now + SESSION_TTL))
     session.execute(delete(DeskSession).where(DeskSession.expires_at < now))
     session.flush()

@@ -68,6 +68,7 @@ class FakeWeComApi:
         self._media = itertools.count(1)
         self.token = ""
         self.expired: set[str] = set()
+        self.oauth_codes: dict[str, str] = {}  # OAuth code -> userid, each answered once
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,6 +146,10 @@ class FakeWeComApi:
             answer = self._check_token(call) or {"errcode": 0, "errmsg": "ok", "invaliduser": ""}
         elif path == "media/upload":
             answer = self._check_token(call) or self._upload(call, req.headers.get("Content-Type", ""), body)
+        elif path == "auth/getuserinfo":  # OAuth 网页授权: a code the test handed out -> that member's userid
+            userid = self.oauth_codes.pop(query.get("code", ""), None)
+            answer = self._check_token(call) or ({"errcode": 0, "errmsg": "ok", "userid": userid} if userid else
+                                                 {"errcode": 40029, "errmsg": "invalid code"})
         else:
             req.send_error(404)
             return
