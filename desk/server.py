@@ -365,8 +365,13 @@ def serve_in_thread(app: App) -> Callable[[], None]:
 
     def run() -> None:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(desk.start())
-        started.set()
+        try:
+            loop.run_until_complete(desk.start())
+        except Exception:
+            log.exception("desk: could not start; the console chat works without it")
+            return
+        finally:
+            started.set()
         loop.run_forever()
         loop.run_until_complete(desk.stop())
         loop.close()
@@ -376,7 +381,8 @@ def serve_in_thread(app: App) -> Callable[[], None]:
     started.wait(10)
 
     def stop() -> None:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
+        if thread.is_alive():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(10)
 
     return stop
