@@ -51,7 +51,9 @@ def build_pack(db: Database, campaign: Campaign, deadline: Deadline, out: Path, 
             for f in by_department[dep.key]:
                 path = materials.path_of(campaign.storage, f)
                 if path.is_file():
-                    zf.write(path, f"{top}/{f.stored_name}")  # copied in chunks from disk
+                    # Copied in chunks from disk; pictures and videos are compressed already: stored as they are.
+                    method = zipfile.ZIP_STORED if f.media in ("image", "video") else zipfile.ZIP_DEFLATED
+                    zf.write(path, f"{top}/{f.stored_name}", compress_type=method)
                     count += 1
             if dep.group is not None:
                 table = build_export(db, campaign, dep, as_of)
