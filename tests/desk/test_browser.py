@@ -21,6 +21,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
@@ -94,6 +96,7 @@ def browser(downloads: Path) -> Iterator[WebDriver]:
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
                                               "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(executable_path=str(DRIVER)), options=options)
+    driver.implicitly_wait(10)  # find_element waits for an element that is still coming
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     try:
         yield driver
@@ -129,10 +132,15 @@ def admin_user(api: FakeBotApi, bot: BotProcess, workdir: Path) -> TgUser:
     return user
 
 
-def sign_in(driver: WebDriver, link: str) -> None:
+def click(driver: WebDriver, element: WebElement) -> None:
+    """Click a button that loads a page, and wait until the old page is gone (a busy machine is slow)."""
+    element.click()
+    WebDriverWait(driver, 30).until(staleness_of(element))
 
+
+def sign_in(driver: WebDriver, link: str) -> None:
     driver.get(link)
-    driver.find_element(By.ID, "enter").click()
+    click(driver, driver.find_element(By.ID, "enter"))
 
 
 def shoot(driver: WebDriver, name: str) -> Path:
@@ -188,7 +196,7 @@ def test_admin_signs_in_sees_progress_and_downloads(bot: BotProcess, api: FakeBo
     shoot(driver, "materials-admin")
     driver.get(f"http://127.0.0.1:{port}/progress")
     mark = api.mark()
-    driver.find_element(By.ID, "remind").click()
+    click(driver, driver.find_element(By.ID, "remind"))
     assert "已催报" in driver.find_element(By.ID, "note").text
     nudge = police.wait("【催报】", mark)  # the same 催报 as in chat, through the outbox
     assert "贵单位还缺：总结报告、图片视频资料、先进经验做法" in nudge.text
@@ -215,7 +223,7 @@ def test_member_uploads_only_to_own_department(bot: BotProcess, api: FakeBotApi,
     report.write_bytes(b"%PDF-1.4 summary of the culture bureau")
     Select(driver.find_element(By.ID, "kind")).select_by_visible_text("总结报告")
     driver.find_element(By.ID, "file").send_keys(str(report))
-    driver.find_element(By.ID, "send").click()
+    click(driver, driver.find_element(By.ID, "send"))
     assert "已上传：市文旅局-总结报告-" in driver.find_element(By.ID, "note").text
     assert "总结报告 1/1 已交" in driver.find_element(By.ID, "checklist").text
     shoot(driver, "materials-member")
