@@ -7,6 +7,7 @@
   contacts import FILE.xlsx | contacts export FILE.xlsx     the contact list (附件1 layout)
   schedule [--from DATE] [--to DATE]    the reminder plan, one line per message
   wecom-menu                            send [wecom] menu to WeCom (menu/create; also done at every start)
+  materials add --as NAME --kind KIND FILE | materials pack [--deadline KEY] --out FILE.zip
 """
 
 from __future__ import annotations
@@ -51,6 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("--from", dest="date_from", type=_date, help="开始日期，如 2023-08-09")
     schedule.add_argument("--to", dest="date_to", type=_date, help="结束日期，如 2023-11-30")
     sub.add_parser("wecom-menu", help="按 config.toml 的 [wecom] menu 设置企业微信应用菜单（启动时也会设置）")
+    materials = sub.add_parser("materials", help="报送材料：以联系人身份添加文件，或导出材料包（zip）")
+    actions = materials.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="以联系人身份添加一个材料文件")
+    add.add_argument("file", help="要添加的文件")
+    add.add_argument("--as", dest="name", required=True, help="联系人姓名（同名时写 姓名@单位）")
+    add.add_argument("--kind", required=True, help="材料类别，如 summary 或 总结报告")
+    add.add_argument("--deadline", help="期限：键（如 final）或日期（如 11-20）；不写则为下一个期限")
+    pack = actions.add_parser("pack", help="导出一个期限的材料包（zip）")
+    pack.add_argument("--deadline", help="期限：键（如 final）或日期（如 11-20）；不写则为下一个期限")
+    pack.add_argument("--out", help="输出的 zip 文件")
     return parser
 
 

@@ -15,6 +15,7 @@ def run(app: App, args: argparse.Namespace) -> int:
     """Serve Telegram/WeCom when configured; otherwise open the console chat as the first admin."""
     from bot.runner import configured_transports, serve
     from campaign import ConfigError
+    from desk.server import desk_service, serve_in_thread
     from reminders.service import reminder_service
 
     try:
@@ -23,11 +24,15 @@ def run(app: App, args: argparse.Namespace) -> int:
         print(f"配置错误 {exc}", file=sys.stderr)
         return 2
     if transports:
-        asyncio.run(serve(app, transports, [reminder_service()]))
+        asyncio.run(serve(app, transports, [reminder_service(), desk_service()]))
         return 0
     print("未配置企业微信（WECOM_CORP_ID 等）、钉钉（DINGTALK_CLIENT_ID 等）或 Telegram（TELEGRAM_BOT_TOKEN），"
           "进入控制台聊天。配置方法见 README。", file=sys.stderr)
-    return console(app, args)
+    stop_desk = serve_in_thread(app)  # the desk works beside the console chat too
+    try:
+        return console(app, args)
+    finally:
+        stop_desk()
 
 
 def console(app: App, args: argparse.Namespace) -> int:
@@ -141,5 +146,12 @@ def wecom_menu(app: App, args: argparse.Namespace) -> int:
     return 0
 
 
+def materials(app: App, args: argparse.Namespace) -> int:
+    """Add a material file as a contact (materials add), or write a deadline's zip (materials pack)."""
+    from bot.material_cli import add, pack
+
+    return add(app, args) if args.action == "add" else pack(app, args)
+
+
 COMMANDS = {"run": run, "console": console, "invite": invite, "export": export, "contacts": contacts,
-            "schedule": schedule, "wecom-menu": wecom_menu}
+            "schedule": schedule, "wecom-menu": wecom_menu, "materials": materials}

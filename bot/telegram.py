@@ -25,7 +25,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import httpx
-from telegram import BotCommand, BotCommandScopeAllGroupChats, Message, Update, User
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Document, Message, PhotoSize, Update, User, Video
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, ContextTypes, MessageHandler, filters
@@ -61,8 +61,8 @@ COMMANDS = (
 GROUP_COMMANDS = (("help", "帮助：请在与我的私聊中报数"),)
 APOLOGY = "抱歉，出了点问题，请稍后再试。如果刚才报了数，请先发“记录”看是否已记上，再决定是否重发。"
 EDITED = "修改已发出的消息不会改动数据。要改累计数，请发“更正 项目 数量”；要撤回上一条，请发“撤销”。"
-MAX_DOCUMENT = 10 * 1024 * 1024  # a contact list is a few kB; nothing bigger is downloaded
-TOO_BIG = f"文件太大（超过{MAX_DOCUMENT // 2**20}MB），没有读取。联系人名单只需一个小的 .xlsx 表格。"
+MAX_DOCUMENT = 20 * 1024 * 1024  # the Bot API's download limit; bigger materials go through the desk
+TOO_BIG = f"文件太大（超过{MAX_DOCUMENT // 2**20}MB），没有接收。请压缩后再发，或发“上传”在网页上传。"
 STALE_BUTTON = "这个按钮已失效，请重新发送要报的数。"
 ALREADY = "已经记过了，不会重复计数。"
 BOOTSTRAP_RETRIES = 3  # deleteWebhook at start, as PTB's bootstrap_retries
@@ -275,20 +275,28 @@ class TelegramTransport:
             log.warning("could not set the command menu: %s", exc)
 
     async def _with_document(self, msg: Incoming, message: Message) -> Incoming | None:
-        """Fetch a file sent in a private chat (an admin's contact list) so the core can read it; None when it
-        is too big. The size is checked as Telegram states it, and again while downloading: a document without
+        """Fetch a file, photo or video sent in a private chat (a material, or an admin's contact list); None when
+        it is too big. The size is checked as Telegram states it, and again while downloading: a file without
         file_size is never read past MAX_DOCUMENT."""
-        document = message.document
-        assert document is not None
-        if (document.file_size or 0) > MAX_DOCUMENT:
+        media: Document | Video | PhotoSize | None = message.document or message.video
+        kind, name = "document", ""
+        if message.document is not None:
+            name = message.document.file_name or "file"
+        elif message.video is not None:
+            kind, name = "video", message.video.file_name or f"video-{message.message_id}.mp4"
+        elif message.photo:
+            kind, name, media = "image", f"photo-{message.message_id}.jpg", message.photo[-1]  # the largest size
+        if media is None:
+            return msg
+        if (media.file_size or 0) > MAX_DOCUMENT:
             return None
-        file = await document.get_file()
+        file = await media.get_file()
         if (file.file_size or 0) > MAX_DOCUMENT or not file.file_path:
             return None
         data = await download_capped(file.file_path, MAX_DOCUMENT)
         if data is None:
             return None
-        return dataclasses.replace(msg, document=Attachment(document.file_name or "file", data))
+        return dataclasses.replace(msg, document=Attachment(name, data, message.caption or "", kind))
 
     async def on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Hand one message to the core and send its replies."""
@@ -296,7 +304,7 @@ class TelegramTransport:
         if message is None or user is None or user.is_bot:
             return
         msg = incoming(message, user)
-        if message.document is not None and msg.private:
+        if (message.document is not None or message.photo or message.video is not None) and msg.private:
             fetched = await self._with_document(msg, message)
             if fetched is None:
                 await self._send_all(context.bot, message.chat_id, [Reply(TOO_BIG)], msg, self.app.now())

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from campaign.counties import check_names, parse_counties
 from campaign.errors import ConfigError
+from campaign.materials import parse_materials, parse_storage, parse_web
 from campaign.model import (
     Campaign,
     Contact,
@@ -37,7 +38,7 @@ AUDIENCES = ("all", "city")
 KNOWN_SECTIONS = frozenset(
     {"campaign", "limits", "phases", "deadlines", "reminders", "wanghong", "departments",
      "contacts", "groups", "database", "telegram", "wecom", "dingtalk", "calendar", "units", "counties",
-     "county_departments"}
+     "county_departments", "materials", "web"}
 )
 
 
@@ -50,7 +51,8 @@ KNOWN_KEYS: Mapping[str, frozenset[str]] = {
     "limits": frozenset({"max_amount", "decimal_places", "user_burst", "user_per_second", "per_unit",
                          "per_indicator"}),
     "phases": frozenset({"name", "start", "end"}),
-    "deadlines": frozenset({"key", "date", "audience", "title", "material", "recipient"}),
+    "deadlines": frozenset({"key", "date", "audience", "title", "material", "recipient", "materials",
+                            "materials_from"}),
     "reminders": frozenset({"offsets_days", "time", "grace_hours", "lease_seconds"}),
     "wanghong": frozenset({"week", "departments"}),
     "departments": frozenset({"key", "name", "short", "aliases", "group", "parent"}),
@@ -193,7 +195,7 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         departments=departments,
         contacts=contacts,
         groups=groups,
-        deadlines=_deadlines(r, raw, start, end),
+        deadlines=_deadlines(r, raw, start, end, {g.name for g in groups}),
         phases=_phases(r, raw),
         reminders=_reminders(r, raw),
         wanghong=_wanghong(r, raw, dept_keys),
@@ -203,6 +205,8 @@ def parse_campaign(raw: Mapping[str, Any], path: Path) -> Campaign:
         sections={k: v for k, v in raw.items()
                   if k in ("telegram", "wecom", "dingtalk", "calendar") and isinstance(v, Mapping)},
         counties=counties,
+        storage=parse_storage(path, raw.get("materials")),
+        web=parse_web(path, raw.get("web")),
     )
 
 
@@ -314,7 +318,8 @@ def _contacts(r: _Reader, raw: Mapping[str, Any], dept_keys: set[str]) -> tuple[
     return tuple(result)
 
 
-def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date) -> tuple[Deadline, ...]:
+def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date,
+               groups: set[str]) -> tuple[Deadline, ...]:
     result: list[Deadline] = []
     for n, d in enumerate(r.tables(raw, "deadlines")):
         where = f"deadlines[{n}]"
@@ -325,6 +330,8 @@ def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date)
             title=r.text(d, "title", where),
             material=r.text(d, "material", where),
             recipient=r.text(d, "recipient", where),
+            materials=parse_materials(r.path, f"{where}.materials", d.get("materials"), groups),
+            materials_from=r.text(d, "materials_from", where, ""),
         )
         if item.audience not in AUDIENCES:
             raise r.fail(f"{where}.audience", f"must be one of {', '.join(AUDIENCES)}")
@@ -333,6 +340,12 @@ def _deadlines(r: _Reader, raw: Mapping[str, Any], start: dt.date, end: dt.date)
         if any(x.key == item.key for x in result):
             raise r.fail(f"{where}.key", f"deadline key {item.key!r} appears twice")
         result.append(item)
+    for n, item in enumerate(result):
+        source = next((x for x in result if x.key == item.materials_from), None) if item.materials_from else item
+        if source is None or source.materials_from:
+            raise r.fail(f"deadlines[{n}].materials_from", "must name another deadline that has its own materials")
+        if item.materials_from and item.materials:
+            raise r.fail(f"deadlines[{n}].materials", "a deadline with materials_from lists no materials itself")
     return tuple(sorted(result, key=lambda d: d.date))
 
 

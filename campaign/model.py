@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from campaign.materials import Material, Storage, Web
 from campaign.units import FRACTIONAL_UNITS, SYNONYMS
 
 
@@ -110,6 +111,13 @@ class Deadline:
     title: str
     material: str
     recipient: str
+    materials: tuple[Material, ...] = ()  # the files it asks for (campaign/materials.py)
+    materials_from: str = ""  # a copy deadline: the key of the deadline whose files it collects
+
+    @property
+    def collection(self) -> str:
+        """The deadline key its files are filed under."""
+        return self.materials_from or self.key
 
 
 @dataclass(frozen=True)
@@ -182,10 +190,12 @@ class Campaign:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # Table unit -> words read loosely for it ([units] in config.toml; campaign.units.SYNONYMS by default).
     unit_synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: dict(SYNONYMS))
+    counties: tuple[County, ...] = ()
+    storage: Storage = field(default_factory=Storage)
+    web: Web = field(default_factory=Web)
 
     def unit_fits_loosely(self, indicator: Indicator, word: str) -> bool:
         return word in indicator.unit_words or word in self.unit_synonyms.get(indicator.unit, ())
-    counties: tuple[County, ...] = ()
 
     # Lookups by key: with a province's thousand units a linear search per call made 进度 quadratic.
     # (cached_property writes the instance __dict__ directly, so it works on a frozen dataclass.)

@@ -24,9 +24,15 @@ WORDS: dict[str, tuple[str, ...]] = {
     "invite": ("/invite", "邀请"),
     "holiday": ("/holiday", "节假日"),
     "workday": ("/workday", "调休上班"),
+    "materials": ("/materials", "材料"),
+    "withdrawmaterial": ("/withdrawmaterial", "撤回材料"),
+    "materialkind": ("/materialkind", "材料类别"),
+    "pack": ("/pack", "材料包"),
+    "desk": ("/desk", "看板"),
+    "upload": ("/upload", "上传"),
 }
 ADMIN_ONLY = frozenset({"progress", "notify", "nudge", "contacts", "addcontact", "editcontact", "removecontact",
-                        "invite", "holiday", "workday"})
+                        "invite", "holiday", "workday", "pack"})
 
 # A county's market regulation contacts (role county_admin) may use these within their county.
 COUNTY_ADMIN = frozenset({"progress", "notify", "nudge"})

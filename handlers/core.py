@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 from campaign import Campaign
-from handlers import admin, exports, invites, registration, reports, schedule, texts, views
+from handlers import admin, exports, invites, materials, registration, reports, schedule, texts, views
 from handlers.commands import ADMIN_ONLY, COUNTY_ADMIN, Command, parse_command
 from handlers.context import Clock, Context
 from handlers.grammar import clean
@@ -51,10 +51,16 @@ class Core:
             "progress": schedule.progress,
             "deadlines": schedule.deadlines,
             "notify": schedule.notify,
-            "nudge": schedule.nudge,
             "holiday": schedule.holiday,
             "workday": schedule.workday,
             "invite": invites.invite,
+            "materials": materials.checklist_reply,
+            "withdrawmaterial": materials.withdraw,
+            "materialkind": materials.choose_kind,
+            "pack": materials.pack,
+            "desk": materials.desk_link,
+            "upload": materials.desk_link,
+            "nudge": materials.nudge,
         }
 
     def handle(self, msg: Incoming) -> list[Reply]:
@@ -97,9 +103,10 @@ class Core:
 
     def _dispatch(self, ctx: Context, command: Command | None, text: str) -> list[Reply]:
         if ctx.msg.document is not None:
-            if ctx.msg.document.kind != "document":  # a picture or video: report materials (next step)
-                return [Reply(texts.MEDIA_RECEIVED)]
-            return admin.contact_file(ctx, ctx.msg.document)
+            # An admin's contact list is imported; every other file is a report material.
+            if ctx.person.is_admin and materials.looks_like_contacts(ctx.msg.document):
+                return admin.contact_file(ctx, ctx.msg.document)
+            return materials.intake(ctx, ctx.msg.document)
         if command is None:
             if not text:
                 return [Reply("请发送文字消息。发“帮助”查看用法。")]

@@ -81,9 +81,11 @@ def help_text(campaign: Campaign, name: str, department: str, own: Sequence[Indi
     else:
         lines.append("贵单位在统计表（附件2）中没有需要填报的项目，请按时报送总结材料。")
     lines.append("常用：" + "、".join(label(n) for n in ("list", "total", "history", "undo", "export", "deadlines")))
+    lines.append("材料：直接发文件、图片或视频（说明里写类别，如“总结报告”）；发“材料”看清单，“上传”打开网页。")
     if admin:
         lines.append("管理员：" + "、".join(label(n) for n in ("progress", "notify", "contacts", "invite")))
         lines.append("  通知 [单位] 内容；节假日 2027-01-01；调休上班 2027-02-07")
+        lines.append("  材料 [单位]；材料包 [期限]；看板（网页：进度、统计表、材料）")
         lines.append("  添加联系人 姓名 单位 手机号 [科室]；删除联系人 姓名")
         lines.append("  修改联系人 姓名 手机/科室/邮箱/传真/电话/角色 新值")
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from campaign import Campaign, Department
 from reminders.calendar import WorkCalendar, calendar_from_config
 from reminders.plan import Planned, audience_of
-from store import directory, outbox, queries
+from store import directory, materials, outbox, queries
 from store.database import Database
 from store.directory import Person
 from store.models import CalendarDay
@@ -103,8 +103,11 @@ def enqueue_planned(db: Database, campaign: Campaign, item: Planned, now: dt.dat
             if chat is None:
                 unreachable.append(person)
                 continue
+            # Each department's reminder names the materials it still misses for that deadline.
+            note = materials.missing_note(s, campaign, item.deadline, person.department) \
+                if item.kind in ("deadline", "nudge") else ""
             if outbox.enqueue(s, key=f"{item.id}#{person.id}", contact_id=person.id, transport=chat[0],
-                              chat_id=chat[1], text=text, now=now, expires_at=expires,
+                              chat_id=chat[1], text=text + note, now=now, expires_at=expires,
                               not_before=max(now, item.at + spread(person.id, (spreads or {}).get(chat[0])))):
                 sent.append(person.name)
         if unreachable:

@@ -63,6 +63,14 @@ def fresh_pg_database(cluster: Cluster) -> str:
     return cluster.url(name)
 
 
+@pytest.fixture(autouse=True)
+def materials_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Material files of in-process tests go to the test's folder, never to the project's data/."""
+    folder = tmp_path / "materials"
+    monkeypatch.setenv("BOT_MATERIALS_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -128,8 +128,8 @@ def test_a_document_without_file_size_is_size_checked_while_downloading(bot: Bot
     file_id = f"f{admin.id}-{len(api.files)}"
     api.unsized.add(file_id)
     mark = api.mark()
-    admin.api.files[file_id] = b"PK" + b"\0" * (11 * 2**20)
+    admin.api.files[file_id] = b"PK" + b"\0" * (21 * 2**20)
     admin._send({"document": {"file_id": file_id, "file_unique_id": file_id, "file_name": "名单.xlsx"}})
     refusal = admin.wait("文件太大", mark)
-    assert "10MB" in refusal.text
+    assert "20MB" in refusal.text
     assert "Traceback" not in bot.log()

@@ -82,6 +82,7 @@ class FakeWeComApi:
         self.hang_seconds = 5.0
         self.dropped = threading.Event()  # set (and release consulted) by hold_and_drop()
         self.held = 0  # message/send calls waiting for release right now
+        self.oauth_codes: dict[str, str] = {}  # OAuth code -> userid, each answered once
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -212,6 +213,10 @@ class FakeWeComApi:
                 self._record(call)
                 self._reply(req, self.media[call.query["media_id"]], "image/jpeg")
                 return
+        elif path == "auth/getuserinfo":  # OAuth 网页授权: a code the test handed out -> that member's userid
+            userid = self.oauth_codes.pop(query.get("code", ""), None)
+            answer = self._check_token(call) or ({"errcode": 0, "errmsg": "ok", "userid": userid} if userid else
+                                                 {"errcode": 40029, "errmsg": "invalid code"})
         else:
             req.send_error(404)
             return

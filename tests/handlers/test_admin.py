@@ -60,7 +60,8 @@ def test_admin_sends_a_contact_list_file(db_url: str, clock: FakeClock) -> None:
         return "\n".join(r.text for r in app.core.handle(msg))
 
     assert "未变12人" in send(admin, "名单.xlsx", data) and "已导入" in send(admin, "名单2.xlsx", data)
-    assert "无法读取Excel文件" in send(admin, "坏.xlsx", b"not excel")
-    assert "请发送 xlsx" in send(admin, "名单.doc", data)
-    assert "只接收管理员" in send(Chat(app, "方广成"), "名单.xlsx", data)
+    # Anything that is not a readable contact list is a report material (handlers/materials.py).
+    assert "这是哪类材料" in send(admin, "坏.xlsx", b"not excel")
+    assert "这是哪类材料" in send(admin, "名单.doc", data)
+    assert "市公安局-待分类-" in send(Chat(app, "方广成"), "名单.xlsx", data)
     app.close()

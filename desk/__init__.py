@@ -1,0 +1,1 @@
+"""The desk: small web pages (进度, 统计表, 材料, a progress picture) served beside the chat transports."""
