@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from campaign import Indicator, Limits
 from campaign.units import conversion
 from handlers import texts
@@ -144,11 +146,10 @@ def _how(own: Sequence[Indicator]) -> str:
 
 def _book(ctx: Context, text: str, lines: list[Line]) -> Reply:
     try:
-        with ctx.db.session() as s:
-            booked = ledger.book(
-                s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                kind="report", text=text, lines=lines, now=ctx.now,
-            )
+        booked = ctx.db.write(lambda s: ledger.book(
+            s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
+            kind="report", text=text, lines=lines, now=ctx.now,
+        ), ctx.person.department_id)
     except Duplicate as dup:
         return _duplicate(ctx, dup.booking_id)
     except WouldGoNegative as neg:
@@ -166,16 +167,19 @@ def _book(ctx: Context, text: str, lines: list[Line]) -> Reply:
 
 
 def _correct(ctx: Context, text: str, targets: list[tuple[Indicator, Decimal]]) -> Reply:
+    def job(s: Session) -> dict[str, Decimal]:
+        ledger.lock_department(s, ctx.person.department_id)
+        current = ledger.totals(s, [ctx.person.department_id], [ind.key for ind, _ in targets])
+        before = {ind.key: current.get((ctx.person.department_id, ind.key), Decimal(0)) for ind, _ in targets}
+        ledger.book(
+            s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
+            kind="correction", text=text, lines=[Line(ind.key, value - before[ind.key]) for ind, value in targets],
+            now=ctx.now,
+        )
+        return before
+
     try:
-        with ctx.db.session() as s:
-            ledger.lock_department(s, ctx.person.department_id)
-            current = ledger.totals(s, [ctx.person.department_id], [ind.key for ind, _ in targets])
-            before = {ind.key: current.get((ctx.person.department_id, ind.key), Decimal(0)) for ind, _ in targets}
-            ledger.book(
-                s, key=key_of(ctx), contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                kind="correction", text=text, lines=[Line(ind.key, value - before[ind.key]) for ind, value in targets],
-                now=ctx.now,
-            )
+        before = ctx.db.write(job, ctx.person.department_id)
     except Duplicate as dup:
         return _duplicate(ctx, dup.booking_id)
     body = "\n".join(
@@ -188,9 +192,9 @@ def _correct(ctx: Context, text: str, targets: list[tuple[Indicator, Decimal]]) 
 def undo(ctx: Context) -> list[Reply]:
     """Reverse the sender's last booking with a compensating entry."""
     try:
-        with ctx.db.session() as s:
-            target, booked = ledger.undo_last(s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text,
-                                              now=ctx.now)
+        target, booked = ctx.db.write(lambda s: ledger.undo_last(
+            s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text, now=ctx.now,
+        ), ctx.person.department_id)
     except Duplicate as dup:
         return [_duplicate(ctx, dup.booking_id)]
     except NothingToUndo:
@@ -209,7 +213,7 @@ def undo(ctx: Context) -> list[Reply]:
 
 
 def _duplicate(ctx: Context, booking_id: int) -> Reply:
-    with ctx.db.session() as s:
+    with ctx.db.read() as s:
         lines = ledger.booking_lines(s, booking_id)
         current = ledger.totals(s, [ctx.person.department_id], [line.indicator for line in lines])
     body = "\n".join(

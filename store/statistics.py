@@ -23,7 +23,7 @@ class Export:
 def build_export(db: Database, campaign: Campaign, department: Department | None, as_of: dt.date) -> Export:
     """Build the table as it stood at the end of `as_of` (Asia/Shanghai); None means the whole city."""
     until = dt.datetime.combine(as_of, dt.time.max, campaign.tz)
-    with db.session() as s:
+    with db.read() as s:  # a snapshot: a long export never holds the write lock bookings need
         ids = directory.department_ids(s)
         wanted = None if department is None else [ids[department.key], *_children(campaign, ids, department)]
         sums = ledger.totals(s, wanted, as_of=until)
