@@ -14,6 +14,7 @@ import time
 from bench.booking import LIMIT, sqlite_limit
 from bench.harness import Figure, percentile, timings_us
 from bench.workload import Users, bind_users, open_app, sqlite_url, temp_dir
+from bot.runner import use_worker_pool
 
 USERS = 50
 
@@ -21,6 +22,7 @@ USERS = 50
 async def _burst(users: Users, per_user: int) -> tuple[float, list[float]]:
     """Throughput (reports/s) and every report's latency (ms) from send to reply."""
     latencies: list[float] = []
+    use_worker_pool(asyncio.get_running_loop())  # as bot/runner.serve does: enough threads for batches
 
     async def user(n: int) -> None:
         for _ in range(per_user):

@@ -8,6 +8,7 @@ import importlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from bot.app import App
 from bot.transport import Transport
@@ -21,6 +22,15 @@ Service = Callable[[App, dict[str, Transport]], Awaitable[Callable[[], Awaitable
 
 
 _TRANSPORTS = (("bot.telegram", "telegram_transport"), ("bot.wecom", "wecom_transport"))
+# Threads for asyncio.to_thread(core.handle, …). Python's default (cores + 4: six here) would let only six
+# reports reach the group-commit writer at once; with more, the reports that arrive while one batch waits
+# for the disk all join the next batch (store/writer.py). The threads mostly wait, so many are cheap.
+WORKERS = 64
+
+
+def use_worker_pool(loop: asyncio.AbstractEventLoop, workers: int = WORKERS) -> None:
+    """Give the loop's default executor (asyncio.to_thread) enough threads for batches to form."""
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler"))
 
 
 def transport_factories() -> list[TransportFactory]:
@@ -50,6 +60,7 @@ async def serve(app: App, transports: dict[str, Transport], services: list[Servi
     """Start the transports and services, wait for SIGINT/SIGTERM, then stop them in reverse."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    use_worker_pool(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on the main thread
             loop.add_signal_handler(sig, stop.set)

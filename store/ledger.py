@@ -11,9 +11,10 @@ from typing import cast
 from sqlalchemy import Integer, Table, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
-from store.columns import Amount, UTCDateTime
+from store.columns import Amount, UTCDateTime, to_amount
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.models import Booking, DepartmentRow, Entry, Total
+from store.statements import Prepared
 
 
 @dataclass(frozen=True)
@@ -38,37 +39,35 @@ class Booked:
     totals: dict[str, Decimal]  # indicator -> department total after this booking
 
 
-# The booking transaction in SQLAlchemy Core, its statements built once at import. SQLAlchemy caches the
-# compiled form of each by its cache key, so a booking costs four cached executions and no ORM unit of work.
-# The text() statements are plain ANSI upserts that SQLite (3.35+) and PostgreSQL both understand; they are
-# text() because the dialects' insert().on_conflict_*() constructs are not cacheable and would compile anew
-# on every call.
+# The booking transaction in SQLAlchemy Core, its statements built once at import and compiled once per
+# dialect (store/statements.py): a booking runs three of them (four on PostgreSQL, which also locks the
+# department) and no ORM unit of work. The two upserts are text(): plain SQL that SQLite (3.35+) and
+# PostgreSQL both understand, where the dialects' insert().on_conflict_*() would need one construct each.
 _BOOKINGS = cast(Table, Booking.__table__)
 _ENTRIES = cast(Table, Entry.__table__)
 # ON CONFLICT DO NOTHING ... RETURNING: a redelivered message (the unique key) or a second undo of one booking
 # (UNIQUE reverses_id) returns no row. No exception, so no SAVEPOINT is needed around it, and on PostgreSQL the
 # transaction stays usable for the look-up that names the existing booking.
-INSERT_BOOKING = text(
+INSERT_BOOKING = Prepared(text(
     "INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind, text, booked_at,"
     " reverses_id) VALUES (:transport, :chat_id, :message_id, :contact_id, :department_id, :kind, :text,"
     " :booked_at, :reverses_id) ON CONFLICT DO NOTHING RETURNING id"
-).bindparams(bindparam("booked_at", type_=UTCDateTime()), bindparam("reverses_id", type_=Integer())).columns(
-    id=Integer()
-)
-INSERT_ENTRIES = insert(_ENTRIES)
+).bindparams(bindparam("booked_at", type_=UTCDateTime()), bindparam("reverses_id", type_=Integer())))
+_ENTRY_COLUMNS = ("booking_id", "department_id", "indicator", "amount", "booked_at")
+INSERT_ENTRIES = Prepared(insert(_ENTRIES), column_keys=_ENTRY_COLUMNS)
 # The maintained total and the "never below zero" check in one statement: the new value comes back and a
 # negative one makes the booking roll back. Its row lock (PostgreSQL) or the write lock (SQLite) keeps the
 # value true until COMMIT.
-ADD_TO_TOTAL = text(
+ADD_TO_TOTAL = Prepared(text(
     "INSERT INTO totals (department_id, indicator, amount) VALUES (:department_id, :indicator, :amount)"
     " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
     " RETURNING amount"
-).bindparams(bindparam("amount", type_=Amount())).columns(amount=Amount())
-FIND_BOOKING = select(_BOOKINGS.c.id).where(
+).bindparams(bindparam("amount", type_=Amount())))
+FIND_BOOKING = Prepared(select(_BOOKINGS.c.id).where(
     _BOOKINGS.c.transport == bindparam("transport"), _BOOKINGS.c.chat_id == bindparam("chat_id"),
     _BOOKINGS.c.message_id == bindparam("message_id"),
-)
-LOCK_DEPARTMENT = (
+))
+LOCK_DEPARTMENT = Prepared(
     select(DepartmentRow.id).where(DepartmentRow.id == bindparam("department_id")).with_for_update(key_share=True)
 )
 BOOKING_STATEMENTS = (INSERT_BOOKING, INSERT_ENTRIES, ADD_TO_TOTAL, FIND_BOOKING, LOCK_DEPARTMENT)
@@ -95,24 +94,27 @@ def book(
         if not isinstance(line.amount, Decimal):
             raise TypeError(f"amounts must be Decimal, not {type(line.amount).__name__}")
     conn = session.connection()
-    booking_id = conn.execute(INSERT_BOOKING, {
+    inserted = INSERT_BOOKING.execute(conn, {
         "transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id,
         "contact_id": contact_id, "department_id": department_id, "kind": kind, "text": text, "booked_at": now,
         "reverses_id": reverses_id,
-    }).scalar()
-    if booking_id is None:
+    })
+    if not inserted:
         existing = find_booking(session, key)
         if existing is None:  # the conflict was the reverses_id: that booking is already undone
             raise NothingToUndo()
         raise Duplicate(existing)
+    booking_id = int(inserted[0][0])
     lock_department(session, department_id)
     rows = [
         {"booking_id": booking_id, "department_id": department_id, "indicator": line.indicator,
          "amount": line.amount, "booked_at": now}
         for line in lines
     ]
-    if rows:
-        conn.execute(INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
+    if len(rows) == 1:
+        INSERT_ENTRIES.execute(conn, rows[0])
+    elif rows:
+        INSERT_ENTRIES.execute_many(conn, rows)
     changes: dict[str, Decimal] = {}
     for line in lines:
         changes[line.indicator] = changes.get(line.indicator, Decimal(0)) + line.amount
@@ -120,9 +122,9 @@ def book(
     # Sorted: two bookings of one department lock its total rows in one order (no deadlock on PostgreSQL).
     for indicator in sorted(changes):
         change = changes[indicator]
-        total = conn.execute(
-            ADD_TO_TOTAL, {"department_id": department_id, "indicator": indicator, "amount": change}
-        ).scalar_one()
+        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": department_id, "indicator": indicator,
+                                               "amount": change})
+        total = to_amount(raw)
         if total < 0:
             raise WouldGoNegative(indicator, total - change, change)
         after[indicator] = total
@@ -140,13 +142,14 @@ def lock_department(session: Session, department_id: int) -> None:
     # KEY SHARE lock on this department through its foreign key. FOR UPDATE conflicts with KEY SHARE, so two
     # concurrent bookings of one department each waited for the other's foreign-key lock: a deadlock, and one
     # report answered with an apology. NO KEY UPDATE ignores KEY SHARE but still excludes other bookers.
-    conn.execute(LOCK_DEPARTMENT, {"department_id": department_id})
+    LOCK_DEPARTMENT.execute(conn, {"department_id": department_id})
 
 
 def find_booking(session: Session, key: MessageKey) -> int | None:
-    return session.connection().execute(
-        FIND_BOOKING, {"transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id}
-    ).scalar()
+    found = FIND_BOOKING.execute(
+        session.connection(), {"transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id}
+    )
+    return int(found[0][0]) if found else None
 
 
 def booking_lines(session: Session, booking_id: int) -> tuple[Line, ...]:
