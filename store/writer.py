@@ -75,12 +75,17 @@ class GroupCommit:
         self.batches = 0
         self.batched_jobs = 0
         self.fallbacks = 0
+        # Called (under the writer's lock) with the number of waiting jobs after each submission; tests use it
+        # to know that a batch has formed without sleeping.
+        self.on_queue: Callable[[int], None] | None = None
 
     def run(self, job: Job[T], order: int = 0) -> T:
         """Run job in a write transaction shared with whatever else is waiting; return after COMMIT."""
         item: Pending[T] = Pending(job, order)
         with self._cv:
             self._queue.append(item)
+            if self.on_queue is not None:
+                self.on_queue(len(self._queue))
             while not item.done:
                 if not self._leading:
                     self._leading = True
