@@ -114,20 +114,28 @@ class GroupCommit:
             self._alone(batch[0])
             return
         ordered = sorted(batch, key=lambda p: p.order)  # stable: one department's reports keep their order
+
+        def body(session: Session) -> list[tuple[Any, BaseException | None]]:
+            results: list[tuple[Any, BaseException | None]] = []
+            for item in ordered:
+                try:
+                    with session.begin_nested():
+                        results.append((item.job(session), None))
+                except Exception as exc:
+                    if not is_refusal(exc):
+                        raise
+                    results.append((None, exc))
+            return results
+
         try:
-            session = self._writer()
-            with session.begin():
-                results: list[tuple[Any, BaseException | None]] = []
-                for item in ordered:
-                    try:
-                        with session.begin_nested():
-                            results.append((item.job(session), None))
-                    except Exception as exc:
-                        if not is_refusal(exc):
-                            raise
-                        results.append((None, exc))
+            results = self._transaction(body)
         except Exception as exc:
-            self._broken(exc)
+            if isinstance(exc, OperationalError) and self._is_connection_problem(exc):
+                # The database is away (or locked by another process beyond busy_timeout): one by one would
+                # only make every sender wait that long again. Nothing was booked; each is asked to send again.
+                for item in ordered:
+                    item.error, item.done = _unavailable(exc, self._is_connection_problem), True
+                return
             self.fallbacks += 1
             log.warning("a batch of %d bookings failed (%s: %s); booking them one by one", len(batch),
                         type(exc).__name__, exc)
@@ -142,15 +150,27 @@ class GroupCommit:
     def _alone(self, item: Pending[Any]) -> None:
         """One job, one transaction, no SAVEPOINT: a refusal rolls the whole (one-job) transaction back."""
         try:
-            session = self._writer()
-            with session.begin():
-                item.value = item.job(session)
+            item.value = self._transaction(item.job)
             self.batches += 1
             self.batched_jobs += 1
         except Exception as exc:
-            self._broken(exc)
             item.error = _unavailable(exc, self._is_connection_problem)
         item.done = True
+
+    def _transaction(self, body: Callable[[Session], T]) -> T:
+        """Run body in one transaction on the writer connection, and once more on a new connection if the old
+        one turned out dead (a restarted server). A second run is safe: if the first COMMIT did reach the
+        database after all, the message's unique key answers the second with Duplicate."""
+        for attempt in (1, 2):
+            try:
+                session = self._writer()
+                with session.begin():
+                    return body(session)
+            except Exception as exc:
+                lost = self._broken(exc)
+                if not (lost and attempt == 1 and isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise
+        raise AssertionError("unreachable")
 
     def _writer(self) -> Session:
         """The long-lived writer connection (and a session on it), opened on first use and after a failure."""
@@ -159,13 +179,15 @@ class GroupCommit:
             self._session = Session(bind=self._conn, expire_on_commit=False, autoflush=False)
         return self._session
 
-    def _broken(self, exc: BaseException) -> None:
+    def _broken(self, exc: BaseException) -> bool:
         """Drop the writer connection after a connection problem, so the next transaction opens a new one."""
         if is_refusal(exc):
-            return
+            return False
         invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
         if invalidated or (isinstance(exc, OperationalError) and self._is_connection_problem(exc)):
             self.close()
+            return True
+        return False
 
     def close(self) -> None:
         session, conn, self._session, self._conn = self._session, self._conn, None, None

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from bot.app import App
 from store import directory, ledger
 from store.directory import Person
-from store.errors import Duplicate, WouldGoNegative
+from store.errors import Duplicate, StoreUnavailable, WouldGoNegative
 from store.ledger import Booked, Line, MessageKey
 from store.models import Booking, Entry
 from store.writer import Pending
@@ -171,3 +172,30 @@ def test_booking_statements_are_compiled_once(app: App, person: Person) -> None:
     for statement in ledger.BOOKING_STATEMENTS:
         if statement is not ledger.LOCK_DEPARTMENT or app.db.dialect == "postgresql":
             assert app.db.dialect in statement._plans
+
+
+def test_a_lost_database_fails_the_batch_at_once_without_one_by_one(app: App, person: Person) -> None:
+    def locked(s: Session) -> Booked:
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    batch = [Pending(report(person, "a", 1)), Pending(locked), Pending(report(person, "b", 1))]
+    fallbacks = app.db.writer.fallbacks
+    app.db.writer.run_batch(batch)
+    assert app.db.writer.fallbacks == fallbacks  # retrying each alone would make every sender wait again
+    assert all(isinstance(outcome(item), StoreUnavailable) for item in batch)
+    assert counts(app) == (0, 0)
+
+
+def test_a_dead_writer_connection_is_replaced(app: App, person: Person) -> None:
+    if app.db.dialect != "postgresql":
+        pytest.skip("a server-side disconnect: PostgreSQL's pg_terminate_backend")
+    app.db.write(report(person, "before", 1))
+    conn = app.db.writer._conn
+    assert conn is not None
+    pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    conn.rollback()
+    with app.db.engine.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid or 0)})")
+    booked = app.db.write(report(person, "after", 2))  # the restart of a server looks like this
+    assert booked.totals == {"yp1": Decimal(3)}
+    assert counts(app) == (2, 2)
