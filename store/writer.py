@@ -24,15 +24,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from store.errors import StoreError, StoreUnavailable
+from store.statements import Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Job = Callable[[Session], T]
+# One report's SAVEPOINT, sent straight to the driver (store/statements.py): through the ORM's begin_nested()
+# each of the three statements was compiled anew on every report, which cost more than the booking itself.
+# The jobs use the session only for queries and Core statements, never for pending ORM objects, so the
+# session has nothing to forget when a SAVEPOINT is rolled back under it.
+SAVEPOINT = Prepared(text("SAVEPOINT report"))
+ROLLBACK_TO_SAVEPOINT = Prepared(text("ROLLBACK TO SAVEPOINT report"))
+RELEASE_SAVEPOINT = Prepared(text("RELEASE SAVEPOINT report"))
 MAX_BATCH = 64  # enough to share an fsync among a deadline hour's rush; bounds the time one batch holds the lock
 
 
@@ -50,7 +58,7 @@ class Pending(Generic[T]):
     done: bool = False
     value: Any = None
     error: BaseException | None = None
-    attempts: int = field(default=0)
+    event: threading.Event = field(default_factory=threading.Event)
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -66,7 +74,7 @@ class GroupCommit:
         self._engine = engine
         self._is_connection_problem = is_connection_problem
         self.max_batch = max_batch
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[Pending[Any]] = []
         self._leading = False
         self._conn: Connection | None = None
@@ -82,30 +90,40 @@ class GroupCommit:
     def run(self, job: Job[T], order: int = 0) -> T:
         """Run job in a write transaction shared with whatever else is waiting; return after COMMIT."""
         item: Pending[T] = Pending(job, order)
-        with self._cv:
-            self._queue.append(item)
-            if self.on_queue is not None:
-                self.on_queue(len(self._queue))
-            while not item.done:
-                if not self._leading:
-                    self._leading = True
-                    # The leader's own job and the oldest waiting ones; the rest form the next batch.
-                    self._queue.remove(item)
-                    rest = self.max_batch - 1
-                    batch, self._queue = [*self._queue[:rest], item], self._queue[rest:]
-                    break
-                self._cv.wait()
+        with self._lock:
+            queued = self._leading
+            if queued:
+                self._queue.append(item)
+                if self.on_queue is not None:
+                    self.on_queue(len(self._queue))
             else:
+                self._leading = True
+        if queued:
+            # Each waiter sleeps on its own event: woken once, when its batch is done or the turn to lead is its.
+            item.event.wait()
+            if item.done:
                 return item.outcome()
+        with self._lock:  # the leader's own job and the oldest waiting ones; the rest form the next batch
+            if item in self._queue:
+                self._queue.remove(item)
+            rest = self.max_batch - 1
+            batch, self._queue = [item, *self._queue[:rest]], self._queue[rest:]
+        successor: Pending[Any] | None = None
         try:
             self.run_batch(batch)
         finally:
             for pending in batch:  # never leave a caller waiting, whatever escaped
                 if not pending.done:
                     pending.error, pending.done = StoreUnavailable("the writer stopped"), True
-            with self._cv:
-                self._leading = False
-                self._cv.notify_all()
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]  # leads the next batch; it takes itself off the queue
+                else:
+                    self._leading = False
+            if successor is not None:
+                successor.event.set()  # first: the next batch starts while these answers go out
+            for pending in batch:
+                pending.event.set()
         return item.outcome()
 
     def run_batch(self, batch: Sequence[Pending[Any]]) -> None:
@@ -118,13 +136,16 @@ class GroupCommit:
         def body(session: Session) -> list[tuple[Any, BaseException | None]]:
             results: list[tuple[Any, BaseException | None]] = []
             for item in ordered:
+                conn = session.connection()
+                SAVEPOINT.execute(conn, {})
                 try:
-                    with session.begin_nested():
-                        results.append((item.job(session), None))
+                    results.append((item.job(session), None))
                 except Exception as exc:
                     if not is_refusal(exc):
                         raise
+                    ROLLBACK_TO_SAVEPOINT.execute(conn, {})
                     results.append((None, exc))
+                RELEASE_SAVEPOINT.execute(conn, {})
             return results
 
         try:
