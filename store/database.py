@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -21,12 +22,14 @@ from store.errors import StoreUnavailable
 from store.writer import GroupCommit
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT / "data" / "bot.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _READ_ONLY = "bot_read_only"  # execution option that marks a snapshot (read-only) session
 _MIGRATION_LOCK = 724_2023  # PostgreSQL advisory lock id: two instances never migrate at once
+DIRECTORY_CHANNEL = "bot_directory"  # PostgreSQL NOTIFY channel: contacts, bindings or departments changed
 # Tables whose changes can change who a messaging account speaks for (store/senders.py caches that).
 DIRECTORY_TABLES = ("contacts", "bindings", "departments")
 _DIRECTORY_WRITE = re.compile(
@@ -90,6 +93,7 @@ class Database:
         self.writer = GroupCommit(self.engine, _is_connection_problem)
         self._directory_version = 0
         self._directory_listeners: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []
         self._local = threading.local()  # per thread: did this transaction write a directory table?
         event.listen(self.engine, "before_cursor_execute", self._watch_directory)
 
@@ -133,6 +137,18 @@ class Database:
         self._directory_version += 1
         for listener in self._directory_listeners:
             listener()
+        if self.dialect == "postgresql":
+            # Tell the other instances (store/senders.py listens). After the COMMIT, in a transaction of its own:
+            # a notice lost to a crash just here is covered by the caches' lifetime.
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DIRECTORY_CHANNEL})
+                    conn.commit()
+            except Exception:
+                log.warning("could not notify the other instances of a directory change", exc_info=True)
+
+    def on_dispose(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -166,6 +182,8 @@ class Database:
             session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
 
     def dispose(self) -> None:
+        for closer in self._closers:
+            closer()
         self.writer.close()
         self.engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from bot.app import App
 from store import directory
 from store.database import Database
 from store.directory import Person
-from store.senders import SenderCache
+from store.senders import TTL, UNNOTIFIED_TTL, DirectoryListener, SenderCache
 
 T0 = dt.datetime(2023, 8, 20, 2, 0, tzinfo=dt.UTC)
 
@@ -96,9 +97,28 @@ def test_another_instance_s_change_arrives_after_the_ttl(app: App, db_url: str, 
     assert cache.person("telegram", "u1") is None
 
 
-def test_the_default_ttl_is_short_on_postgresql(app: App) -> None:
+def test_postgresql_instances_tell_each_other(app: App, db_url: str, person: Person) -> None:
+    if app.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite is one instance per file")
     cache = SenderCache(app.db)
-    assert cache.ttl <= (5.0 if app.db.dialect == "postgresql" else 60.0)
+    assert cache.ttl == UNNOTIFIED_TTL  # not listening yet: another instance's edit could be missed
+    bind(app.db, "u1", person.id)
+    assert cache.person("telegram", "u1") == person  # the first look-up starts the listener
+    assert cache.listener is not None and cache.listener.listening.wait(30)
+    assert cache.ttl == TTL
+    heard = threading.Event()
+    listener = DirectoryListener(app.db, heard.set)
+    listener.start()
+    assert listener.listening.wait(30)
+    heard.clear()
+    other = Database(db_url)  # a second instance on the same database
+    try:
+        with other.session() as s:
+            directory.deactivate_contact(s, person.id, T0)
+    finally:
+        other.dispose()
+    assert heard.wait(30)  # the other instance's NOTIFY arrived
+    listener.stop()
 
 
 @pytest.fixture
