@@ -19,6 +19,7 @@ from pathlib import Path
 from bench.harness import Figure
 from bench.machine import machine_info
 from bench.report import markdown_table, text_table, update_readme, write_json
+from bot.runner import short_gil_turns
 
 BENCH = Path(__file__).resolve().parent
 # In the order of the issue; each module has run(quick) -> list[Figure].
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown modules: {', '.join(sorted(unknown))}")
 
+    short_gil_turns()  # as bot/runner.serve does: the figures measure the bot as it runs
     info = machine_info()
     figures: list[Figure] = []
     errors: dict[str, str] = {}

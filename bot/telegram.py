@@ -367,7 +367,7 @@ class TelegramTransport:
         await self._send_all(context.bot, message.chat_id, rest, msg, received)
 
     def _booked(self, msg: Incoming) -> bool:
-        with self.app.db.read() as s:
+        with self.app.db.read() as s:  # a look-up: a snapshot, not the write lock
             return ledger.find_booking(s, ledger.MessageKey(msg.transport, msg.chat_id, msg.message_id)) is not None
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

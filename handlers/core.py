@@ -13,9 +13,9 @@ from handlers.context import Clock, Context
 from handlers.grammar import clean
 from handlers.messages import Incoming, Reply
 from handlers.throttle import Throttle
-from store import directory
 from store.database import Database
 from store.errors import StoreUnavailable
+from store.senders import SenderCache
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Context], list[Reply]]
@@ -36,6 +36,8 @@ class Core:
         # Empty in the console and the CLI, so that 通知 never claims a delivery nothing would make.
         self.transports: frozenset[str] = frozenset()
         self.throttle = Throttle(campaign.limits.user_per_second, campaign.limits.user_burst)
+        # Who is this: cached for the process, dropped on any change of contacts or bindings (store/senders.py).
+        self.senders = SenderCache(db)
         self.commands: dict[str, Handler] = {
             "start": views.start,
             "help": views.help_,
@@ -85,8 +87,7 @@ class Core:
             # Groups see no counts: only help is answered there.
             return [Reply(texts.GROUP_HELP)] if command and command.name in ("help", "start") else []
         now = self.clock()
-        with self.db.read() as s:
-            person = directory.bound_person(s, msg.transport, msg.sender_id)
+        person = self.senders.person(msg.transport, msg.sender_id)
         greeting: list[Reply] = []
         if person is None:
             person, replies = registration.stranger(self.campaign, self.db, msg, now)

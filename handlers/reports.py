@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from campaign import Indicator, Limits
 from campaign.units import conversion
 from handlers import booking, proposals, reading, texts
@@ -92,27 +94,33 @@ def report(ctx: Context, text: str) -> list[Reply]:
 def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -> Reply:
     """Book at once, unless the same text was booked for this contact moments ago (then ask)."""
     key = key_of(ctx)
+
+    def job(s: Session) -> Reply | str:
+        ledger.lock_department(s, ctx.person.department_id)  # the same-text check and the booking are one step
+        done = ledger.find_booking(s, key)
+        if done is not None:
+            raise Duplicate(done)
+        same = proposal_store.recent_same_text(s, ctx.person.id, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
+        if same is not None:
+            return texts.when(same.booked_at, ctx.campaign.tz).split(" ")[-1]
+        proposal_store.drop_open(s, key.transport, key.chat_id)
+        if kind == "correction":
+            targets = [(p.indicator, p.amount) for p in items]
+            before, _ = booking.correct(s, ctx, key, text, targets)
+            return booking.corrected_reply(ctx, targets, before)
+        booked = booking.book(s, ctx, key, text, [Line(p.indicator.key, p.amount) for p in items])
+        return booking.booked_reply(ctx, booked)
+
     try:
-        with ctx.db.session() as s:
-            ledger.lock_department(s, ctx.person.department_id)  # the same-text check and the booking are one step
-            done = ledger.find_booking(s, key)
-            if done is not None:
-                raise Duplicate(done)
-            same = proposal_store.recent_same_text(s, ctx.person.id, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
-            if same is None:
-                proposal_store.drop_open(s, key.transport, key.chat_id)
-                if kind == "correction":
-                    targets = [(p.indicator, p.amount) for p in items]
-                    before, _ = booking.correct(s, ctx, key, text, targets)
-                    return booking.corrected_reply(ctx, targets, before)
-                booked = booking.book(s, ctx, key, text, [Line(p.indicator.key, p.amount) for p in items])
-                return booking.booked_reply(ctx, booked)
-            at = texts.when(same.booked_at, ctx.campaign.tz).split(" ")[-1]
+        # The group-commit writer (store/writer.py): answered only after the COMMIT that holds this booking.
+        outcome = ctx.db.write(job, ctx.person.department_id)
     except Duplicate as dup:
         return booking.duplicate_reply(ctx, dup.booking_id)
     except WouldGoNegative as neg:
         return booking.negative_reply(ctx, neg.indicator, neg.total, neg.change)
-    return proposals.propose(ctx, text, kind, items, header=proposals.same_text_header(ctx, at))
+    if isinstance(outcome, Reply):
+        return outcome
+    return proposals.propose(ctx, text, kind, items, header=proposals.same_text_header(ctx, outcome))
 
 
 def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool) -> list[Reply]:
@@ -246,9 +254,9 @@ def _how(own: Sequence[Indicator]) -> str:
 def undo(ctx: Context) -> list[Reply]:
     """Reverse the sender's last booking with a compensating entry."""
     try:
-        with ctx.db.session() as s:
-            target, booked = ledger.undo_last(s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text,
-                                              now=ctx.now)
+        target, booked = ctx.db.write(lambda s: ledger.undo_last(
+            s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text, now=ctx.now,
+        ), ctx.person.department_id)
     except Duplicate as dup:
         return [booking.duplicate_reply(ctx, dup.booking_id)]
     except NothingToUndo:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Iterator
+import re
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -16,12 +19,22 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from store.errors import StoreUnavailable
+from store.writer import GroupCommit
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_SQLITE = PROJECT / "data" / "bot.db"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 _READ_ONLY = "bot_read_only"  # execution option that marks a snapshot (read-only) session
 _MIGRATION_LOCK = 724_2023  # PostgreSQL advisory lock id: two instances never migrate at once
+DIRECTORY_CHANNEL = "bot_directory"  # PostgreSQL NOTIFY channel: contacts, bindings or departments changed
+# Tables whose changes can change who a messaging account speaks for (store/senders.py caches that).
+DIRECTORY_TABLES = ("contacts", "identities", "bindings", "departments")
+_DIRECTORY_WRITE = re.compile(
+    r"^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(?:" + "|".join(DIRECTORY_TABLES) + r")\b", re.IGNORECASE
+)
 
 
 def database_url(configured: str = "") -> str:
@@ -76,10 +89,19 @@ class Database:
         if self.dialect == "postgresql":
             reader = reader.execution_options(postgresql_readonly=True)
         self._readers = sessionmaker(reader, expire_on_commit=False)
+        # Bookings go through one writer per process: one long-lived connection, group commit.
+        self.writer = GroupCommit(self.engine, _is_connection_problem)
+        self._directory_version = 0
+        self._directory_listeners: list[Callable[[], None]] = []
+        self._closers: list[Callable[[], None]] = []
+        self._local = threading.local()  # per thread: did this transaction write a directory table?
+        event.listen(self.engine, "before_cursor_execute", self._watch_directory)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """Open one short transaction: commit on success, roll back on any error."""
+        outer = getattr(self._local, "directory", False)
+        self._local.directory = False
         try:
             with self._sessions.begin() as session:
                 yield session
@@ -87,6 +109,46 @@ class Database:
             if _is_connection_problem(exc):
                 raise StoreUnavailable(str(exc.orig)) from exc
             raise
+        finally:
+            changed, self._local.directory = self._local.directory, outer
+        if changed:  # after COMMIT: a reader that cached the old binding meanwhile is dropped too
+            self._directory_changed()
+
+    def write(self, job: Callable[[Session], T], order: int = 0) -> T:
+        """Run a booking job in the group-commit writer (store/writer.py); returns after its COMMIT.
+
+        `order` (the department id) orders a batch's jobs, so that batches lock departments in one order.
+        """
+        return self.writer.run(job, order)
+
+    @property
+    def directory_version(self) -> int:
+        """Bumped after every committed change of contacts, bindings or departments made in this process."""
+        return self._directory_version
+
+    def on_directory_change(self, listener: Callable[[], None]) -> None:
+        self._directory_listeners.append(listener)
+
+    def _watch_directory(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement[:1] in "IUDiud \n" and _DIRECTORY_WRITE.match(statement):
+            self._local.directory = True
+
+    def _directory_changed(self) -> None:
+        self._directory_version += 1
+        for listener in self._directory_listeners:
+            listener()
+        if self.dialect == "postgresql":
+            # Tell the other instances (store/senders.py listens). After the COMMIT, in a transaction of its own:
+            # a notice lost to a crash just here is covered by the caches' lifetime.
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(text("SELECT pg_notify(:channel, '')"), {"channel": DIRECTORY_CHANNEL})
+                    conn.commit()
+            except Exception:
+                log.warning("could not notify the other instances of a directory change", exc_info=True)
+
+    def on_dispose(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -120,6 +182,9 @@ class Database:
             session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK})
 
     def dispose(self) -> None:
+        for closer in self._closers:
+            closer()
+        self.writer.close()
         self.engine.dispose()
 
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, Table, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session, aliased
 
+from store.columns import Amount, UTCDateTime, to_amount
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.models import Booking, DepartmentRow, Entry, Total
+from store.statements import Prepared
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,40 @@ class Booked:
     totals: dict[str, Decimal]  # indicator -> department total after this booking
 
 
+# The booking transaction in SQLAlchemy Core, its statements built once at import and compiled once per
+# dialect (store/statements.py): a booking runs three of them (four on PostgreSQL, which also locks the
+# department) and no ORM unit of work. The two upserts are text(): plain SQL that SQLite (3.35+) and
+# PostgreSQL both understand, where the dialects' insert().on_conflict_*() would need one construct each.
+_BOOKINGS = cast(Table, Booking.__table__)
+_ENTRIES = cast(Table, Entry.__table__)
+# ON CONFLICT DO NOTHING ... RETURNING: a redelivered message (the unique key) or a second undo of one booking
+# (UNIQUE reverses_id) returns no row. No exception, so no SAVEPOINT is needed around it, and on PostgreSQL the
+# transaction stays usable for the look-up that names the existing booking.
+INSERT_BOOKING = Prepared(text(
+    "INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind, text, booked_at,"
+    " reverses_id) VALUES (:transport, :chat_id, :message_id, :contact_id, :department_id, :kind, :text,"
+    " :booked_at, :reverses_id) ON CONFLICT DO NOTHING RETURNING id"
+).bindparams(bindparam("booked_at", type_=UTCDateTime()), bindparam("reverses_id", type_=Integer())))
+_ENTRY_COLUMNS = ("booking_id", "department_id", "indicator", "amount", "booked_at")
+INSERT_ENTRIES = Prepared(insert(_ENTRIES), column_keys=_ENTRY_COLUMNS)
+# The maintained total and the "never below zero" check in one statement: the new value comes back and a
+# negative one makes the booking roll back. Its row lock (PostgreSQL) or the write lock (SQLite) keeps the
+# value true until COMMIT.
+ADD_TO_TOTAL = Prepared(text(
+    "INSERT INTO totals (department_id, indicator, amount) VALUES (:department_id, :indicator, :amount)"
+    " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
+    " RETURNING amount"
+).bindparams(bindparam("amount", type_=Amount())))
+FIND_BOOKING = Prepared(select(_BOOKINGS.c.id).where(
+    _BOOKINGS.c.transport == bindparam("transport"), _BOOKINGS.c.chat_id == bindparam("chat_id"),
+    _BOOKINGS.c.message_id == bindparam("message_id"),
+))
+LOCK_DEPARTMENT = Prepared(
+    select(DepartmentRow.id).where(DepartmentRow.id == bindparam("department_id")).with_for_update(key_share=True)
+)
+BOOKING_STATEMENTS = (INSERT_BOOKING, INSERT_ENTRIES, ADD_TO_TOTAL, FIND_BOOKING, LOCK_DEPARTMENT)
+
+
 def book(
     session: Session,
     *,
@@ -50,82 +85,71 @@ def book(
     now: dt.datetime,
     reverses_id: int | None = None,
 ) -> Booked:
-    """Book all lines of one message, or none; raise Duplicate if the message was booked before."""
-    booking = Booking(
-        transport=key.transport, chat_id=key.chat_id, message_id=key.message_id, contact_id=contact_id,
-        department_id=department_id, kind=kind, text=text, booked_at=now, reverses_id=reverses_id,
-    )
-    try:
-        # The unique key decides: a concurrent or repeated delivery fails here, not in an if-check.
-        with session.begin_nested():
-            session.add(booking)
-            session.flush()
-    except IntegrityError:
+    """Book all lines of one message, or none; raise Duplicate if the message was booked before.
+
+    On a refusal (Duplicate, NothingToUndo, WouldGoNegative) the caller rolls back: the transaction, or the
+    report's SAVEPOINT in a group commit (store/writer.py), so nothing of the message is left behind.
+    """
+    for line in lines:  # before any SQL: a float must never reach the ledger, not even half-way
+        if not isinstance(line.amount, Decimal):
+            raise TypeError(f"amounts must be Decimal, not {type(line.amount).__name__}")
+    conn = session.connection()
+    inserted = INSERT_BOOKING.execute(conn, {
+        "transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id,
+        "contact_id": contact_id, "department_id": department_id, "kind": kind, "text": text, "booked_at": now,
+        "reverses_id": reverses_id,
+    })
+    if not inserted:
         existing = find_booking(session, key)
         if existing is None:  # the conflict was the reverses_id: that booking is already undone
-            raise NothingToUndo() from None
-        raise Duplicate(existing) from None
+            raise NothingToUndo()
+        raise Duplicate(existing)
+    booking_id = int(inserted[0][0])
     lock_department(session, department_id)
-    indicators = sorted({line.indicator for line in lines})
-    before = totals(session, [department_id], indicators)
-    after: dict[str, Decimal] = {}
-    changes: dict[str, Decimal] = {}
-    for indicator in indicators:
-        current = before.get((department_id, indicator), Decimal(0))
-        changes[indicator] = sum((line.amount for line in lines if line.indicator == indicator), Decimal(0))
-        if current + changes[indicator] < 0:
-            raise WouldGoNegative(indicator, current, changes[indicator])
-        after[indicator] = current + changes[indicator]
-    session.add_all(
-        Entry(booking_id=booking.id, department_id=department_id, indicator=line.indicator, amount=line.amount,
-              booked_at=now)
+    rows = [
+        {"booking_id": booking_id, "department_id": department_id, "indicator": line.indicator,
+         "amount": line.amount, "booked_at": now}
         for line in lines
-    )
-    _add_to_totals(session, department_id, changes, known={ind for _, ind in before})
-    session.flush()
-    return Booked(booking.id, tuple(lines), after)
-
-
-def _add_to_totals(session: Session, department_id: int, changes: dict[str, Decimal], known: set[str]) -> None:
-    """Keep the maintained totals equal to the ledger's sums, in the booking's own transaction.
-
-    No upsert is needed: every writer holds the department's lock (lock_department; on SQLite the
-    BEGIN IMMEDIATE write lock), so the rows read as `known` cannot appear or change under us.
-    """
-    for indicator, change in changes.items():
-        if indicator in known:
-            # A Core UPDATE on the session's connection: the ORM's bulk-update path would first look for
-            # loaded Total objects to synchronise, which cost more than the rest of the booking.
-            totals_table = cast(Table, Total.__table__)
-            session.connection().execute(
-                update(totals_table)
-                .where(Total.department_id == department_id, Total.indicator == indicator)
-                .values(amount=Total.amount + change)
-            )
-        else:
-            session.add(Total(department_id=department_id, indicator=indicator, amount=change))
+    ]
+    if len(rows) == 1:
+        INSERT_ENTRIES.execute(conn, rows[0])
+    elif rows:
+        INSERT_ENTRIES.execute_many(conn, rows)
+    changes: dict[str, Decimal] = {}
+    for line in lines:
+        changes[line.indicator] = changes.get(line.indicator, Decimal(0)) + line.amount
+    after: dict[str, Decimal] = {}
+    # Sorted: two bookings of one department lock its total rows in one order (no deadlock on PostgreSQL).
+    for indicator in sorted(changes):
+        change = changes[indicator]
+        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": department_id, "indicator": indicator,
+                                               "amount": change})
+        total = to_amount(raw)
+        if total < 0:
+            raise WouldGoNegative(indicator, total - change, change)
+        after[indicator] = total
+    return Booked(booking_id, tuple(lines), after)
 
 
 def lock_department(session: Session, department_id: int) -> None:
-    # PostgreSQL: serialise bookings of one department so the "never below zero" check holds.
+    # PostgreSQL: serialise bookings of one department so the "never below zero" check holds and a correction's
+    # "read the total, book the difference" cannot interleave with a report.
     # SQLite already holds the write lock (BEGIN IMMEDIATE), so the query would lock nothing: skip it.
-    if session.get_bind().dialect.name == "sqlite":
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
         return
     # FOR NO KEY UPDATE (key_share=True), not FOR UPDATE: the booking row inserted just before already holds a
     # KEY SHARE lock on this department through its foreign key. FOR UPDATE conflicts with KEY SHARE, so two
     # concurrent bookings of one department each waited for the other's foreign-key lock: a deadlock, and one
     # report answered with an apology. NO KEY UPDATE ignores KEY SHARE but still excludes other bookers.
-    session.execute(
-        select(DepartmentRow.id).where(DepartmentRow.id == department_id).with_for_update(key_share=True)
-    )
+    LOCK_DEPARTMENT.execute(conn, {"department_id": department_id})
 
 
 def find_booking(session: Session, key: MessageKey) -> int | None:
-    return session.scalar(
-        select(Booking.id).where(
-            Booking.transport == key.transport, Booking.chat_id == key.chat_id, Booking.message_id == key.message_id
-        )
+    found = FIND_BOOKING.execute(
+        session.connection(), {"transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id}
     )
+    return int(found[0][0]) if found else None
 
 
 def booking_lines(session: Session, booking_id: int) -> tuple[Line, ...]:

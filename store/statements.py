@@ -1,0 +1,110 @@
+"""SQLAlchemy Core statements compiled once per dialect and run straight on the driver's cursor.
+
+For the few statements every booking runs, SQLAlchemy's per-execution work (cache key, execution
+context, result object, events) cost more than SQLite needs to execute them. A Prepared keeps the Core
+construct as the one source of the SQL, compiles it once per dialect, looks up each parameter's bind
+processor once (so Amount still scales Decimals exactly and UTCDateTime still refuses naive times), and
+executes on the DBAPI cursor of the session's own connection, inside the session's transaction.
+
+Errors are raised as SQLAlchemy's: a driver error as the matching DBAPIError subclass (OperationalError,
+IntegrityError, …; a lost connection is invalidated as SQLAlchemy would), a bad parameter as StatementError.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Connection, Dialect
+from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+    positional: bool
+
+
+class Prepared:
+    """One statement, compiled at most once per dialect for the life of the process."""
+
+    compilations = 0  # all Prepared together, for the test that nothing is compiled per booking
+
+    def __init__(self, statement: ClauseElement, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self._column_keys = list(column_keys) if column_keys is not None else None
+        self._plans: dict[str, _Plan] = {}
+        self._lock = threading.Lock()
+
+    def plan(self, dialect: Dialect) -> _Plan:
+        found = self._plans.get(dialect.name)
+        if found is None:
+            with self._lock:
+                found = self._plans.get(dialect.name) or self._compile(dialect)
+        return found
+
+    def _compile(self, dialect: Dialect) -> _Plan:
+        compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect, column_keys=self._column_keys))
+        positional = bool(compiled.positional)
+        names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
+        processors = tuple(
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        )
+        plan = _Plan(compiled.string, names, processors, positional)
+        self._plans[dialect.name] = plan
+        Prepared.compilations += 1
+        return plan
+
+    def _parameters(self, plan: _Plan, values: Mapping[str, Any]) -> Any:
+        try:
+            processed = [
+                value if process is None or value is None else process(value)
+                for value, process in zip((values[name] for name in plan.names), plan.processors, strict=True)
+            ]
+        except (TypeError, ValueError) as exc:
+            raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", plan.sql, dict(values),
+                                 exc) from exc
+        return processed if plan.positional else dict(zip(plan.names, processed, strict=True))
+
+    def execute(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run once with these values; return the rows it returns (RETURNING, SELECT), unprocessed."""
+        plan = self.plan(conn.dialect)
+        parameters = self._parameters(plan, values)
+        cursor = conn.connection.cursor()
+        try:
+            _run(conn, cursor, plan.sql, parameters, many=False)
+            # Read to the end: SQLite finishes a RETURNING statement only then, and COMMIT needs it finished.
+            return list(cursor.fetchall()) if cursor.description is not None else []
+        finally:
+            cursor.close()
+
+    def execute_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        plan = self.plan(conn.dialect)
+        parameters = [self._parameters(plan, row) for row in rows]
+        cursor = conn.connection.cursor()
+        try:
+            _run(conn, cursor, plan.sql, parameters, many=True)
+        finally:
+            cursor.close()
+
+
+def _run(conn: Connection, cursor: Any, sql: str, parameters: Any, *, many: bool) -> None:
+    dialect = conn.dialect
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+    except dialect.loaded_dbapi.Error as exc:
+        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+        error = DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                    dialect=dialect)
+        if lost:
+            conn.invalidate(exc)
+        raise error from exc

@@ -1,0 +1,229 @@
+"""The group-commit writer: bookings that arrive together share one transaction and one fsync.
+
+Every booking (report, correction, undo) is a job, a function of a Session. A thread that submits a job
+either becomes the leader (nobody is writing) or waits. The leader takes every job queued so far, runs them
+in one transaction on the process's single writer connection and commits; while it waits for the disk,
+the next reports queue up and form the next batch. Each caller gets its answer only after the COMMIT that
+holds its booking, so "已记录" still means "on disk".
+
+A batch keeps each report's guarantees:
+- a refusal (Duplicate, NothingToUndo, WouldGoNegative) rolls back that report's SAVEPOINT only: nothing
+  of it is left behind and the others go on;
+- anything unexpected (a bug, a failed COMMIT, a deadlock between two instances on PostgreSQL) rolls the
+  whole batch back, and then each report is booked alone in its own transaction, so one bad report costs
+  the others nothing but time.
+
+A job may run more than once (in a batch, then alone): it must be a pure function of the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
+
+from store.errors import StoreError, StoreUnavailable
+from store.statements import Prepared
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Job = Callable[[Session], T]
+# One report's SAVEPOINT, sent straight to the driver (store/statements.py): through the ORM's begin_nested()
+# each of the three statements was compiled anew on every report, which cost more than the booking itself.
+# The jobs use the session only for queries and Core statements, never for pending ORM objects, so the
+# session has nothing to forget when a SAVEPOINT is rolled back under it.
+SAVEPOINT = Prepared(text("SAVEPOINT report"))
+ROLLBACK_TO_SAVEPOINT = Prepared(text("ROLLBACK TO SAVEPOINT report"))
+RELEASE_SAVEPOINT = Prepared(text("RELEASE SAVEPOINT report"))
+MAX_BATCH = 64  # enough to share an fsync among a deadline hour's rush; bounds the time one batch holds the lock
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """A refusal is an answer, not a failure: the report is rolled back and its sender told why."""
+    return isinstance(exc, StoreError) and not isinstance(exc, StoreUnavailable)
+
+
+@dataclass
+class Pending(Generic[T]):
+    """One submitted job and, once its batch has committed (or failed), its outcome."""
+
+    job: Job[T]
+    order: int = 0  # PostgreSQL: batches lock departments in ascending order (no deadlock between instances)
+    done: bool = False
+    value: Any = None
+    error: BaseException | None = None
+    event: threading.Event = field(default_factory=threading.Event)
+
+    def outcome(self) -> T:
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[no-any-return]
+
+
+class GroupCommit:
+    """One writer per process: a long-lived connection, a leader at a time, batches of waiting jobs."""
+
+    def __init__(self, engine: Engine, is_connection_problem: Callable[[OperationalError], bool],
+                 max_batch: int = MAX_BATCH) -> None:
+        self._engine = engine
+        self._is_connection_problem = is_connection_problem
+        self.max_batch = max_batch
+        self._lock = threading.Lock()
+        self._queue: list[Pending[Any]] = []
+        self._leading = False
+        self._conn: Connection | None = None
+        self._session: Session | None = None
+        # Counters for tests and the benchmark: how the reports were grouped.
+        self.batches = 0
+        self.batched_jobs = 0
+        self.fallbacks = 0
+        # Called (under the writer's lock) with the number of waiting jobs after each submission; tests use it
+        # to know that a batch has formed without sleeping.
+        self.on_queue: Callable[[int], None] | None = None
+
+    def run(self, job: Job[T], order: int = 0) -> T:
+        """Run job in a write transaction shared with whatever else is waiting; return after COMMIT."""
+        item: Pending[T] = Pending(job, order)
+        with self._lock:
+            queued = self._leading
+            if queued:
+                self._queue.append(item)
+                if self.on_queue is not None:
+                    self.on_queue(len(self._queue))
+            else:
+                self._leading = True
+        if queued:
+            # Each waiter sleeps on its own event: woken once, when its batch is done or the turn to lead is its.
+            item.event.wait()
+            if item.done:
+                return item.outcome()
+        with self._lock:  # the leader's own job and the oldest waiting ones; the rest form the next batch
+            if item in self._queue:
+                self._queue.remove(item)
+            rest = self.max_batch - 1
+            batch, self._queue = [item, *self._queue[:rest]], self._queue[rest:]
+        successor: Pending[Any] | None = None
+        try:
+            self.run_batch(batch)
+        finally:
+            for pending in batch:  # never leave a caller waiting, whatever escaped
+                if not pending.done:
+                    pending.error, pending.done = StoreUnavailable("the writer stopped"), True
+            with self._lock:
+                if self._queue:
+                    successor = self._queue[0]  # leads the next batch; it takes itself off the queue
+                else:
+                    self._leading = False
+            if successor is not None:
+                successor.event.set()  # first: the next batch starts while these answers go out
+            for pending in batch:
+                pending.event.set()
+        return item.outcome()
+
+    def run_batch(self, batch: Sequence[Pending[Any]]) -> None:
+        """Book a batch in one transaction; fall back to one transaction per job on anything unexpected."""
+        if len(batch) == 1:
+            self._alone(batch[0])
+            return
+        ordered = sorted(batch, key=lambda p: p.order)  # stable: one department's reports keep their order
+
+        def body(session: Session) -> list[tuple[Any, BaseException | None]]:
+            results: list[tuple[Any, BaseException | None]] = []
+            for item in ordered:
+                conn = session.connection()
+                SAVEPOINT.execute(conn, {})
+                try:
+                    results.append((item.job(session), None))
+                except Exception as exc:
+                    if not is_refusal(exc):
+                        raise
+                    ROLLBACK_TO_SAVEPOINT.execute(conn, {})
+                    results.append((None, exc))
+                RELEASE_SAVEPOINT.execute(conn, {})
+            return results
+
+        try:
+            results = self._transaction(body)
+        except Exception as exc:
+            if isinstance(exc, OperationalError) and self._is_connection_problem(exc):
+                # The database is away (or locked by another process beyond busy_timeout): one by one would
+                # only make every sender wait that long again. Nothing was booked; each is asked to send again.
+                for item in ordered:
+                    item.error, item.done = _unavailable(exc, self._is_connection_problem), True
+                return
+            self.fallbacks += 1
+            log.warning("a batch of %d bookings failed (%s: %s); booking them one by one", len(batch),
+                        type(exc).__name__, exc)
+            for item in ordered:
+                self._alone(item)
+            return
+        self.batches += 1
+        self.batched_jobs += len(batch)
+        for item, (value, error) in zip(ordered, results, strict=True):
+            item.value, item.error, item.done = value, error, True
+
+    def _alone(self, item: Pending[Any]) -> None:
+        """One job, one transaction, no SAVEPOINT: a refusal rolls the whole (one-job) transaction back."""
+        try:
+            item.value = self._transaction(item.job)
+            self.batches += 1
+            self.batched_jobs += 1
+        except Exception as exc:
+            item.error = _unavailable(exc, self._is_connection_problem)
+        item.done = True
+
+    def _transaction(self, body: Callable[[Session], T]) -> T:
+        """Run body in one transaction on the writer connection, and once more on a new connection if the old
+        one turned out dead (a restarted server). A second run is safe: if the first COMMIT did reach the
+        database after all, the message's unique key answers the second with Duplicate."""
+        for attempt in (1, 2):
+            try:
+                session = self._writer()
+                with session.begin():
+                    return body(session)
+            except Exception as exc:
+                lost = self._broken(exc)
+                if not (lost and attempt == 1 and isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _writer(self) -> Session:
+        """The long-lived writer connection (and a session on it), opened on first use and after a failure."""
+        if self._session is None:
+            self._conn = self._engine.connect()
+            self._session = Session(bind=self._conn, expire_on_commit=False, autoflush=False)
+        return self._session
+
+    def _broken(self, exc: BaseException) -> bool:
+        """Drop the writer connection after a connection problem, so the next transaction opens a new one."""
+        if is_refusal(exc):
+            return False
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if invalidated or (isinstance(exc, OperationalError) and self._is_connection_problem(exc)):
+            self.close()
+            return True
+        return False
+
+    def close(self) -> None:
+        session, conn, self._session, self._conn = self._session, self._conn, None, None
+        try:
+            if session is not None:
+                session.close()
+            if conn is not None:
+                conn.close()
+        except Exception:  # a dead connection may fail to close; it is gone either way
+            log.debug("closing the writer connection failed", exc_info=True)
+
+
+def _unavailable(exc: Exception, is_connection_problem: Callable[[OperationalError], bool]) -> Exception:
+    if isinstance(exc, OperationalError) and is_connection_problem(exc):
+        unavailable = StoreUnavailable(str(exc.orig))
+        unavailable.__cause__ = exc
+        return unavailable
+    return exc
