@@ -121,9 +121,12 @@ class DirectoryListener:
                 while not self._stop.is_set():
                     for _notice in pg.notifies(timeout=self.POLL):
                         self._on_change()
-            except Exception:
-                if not self._stop.is_set():
-                    log.warning("directory listener lost its connection; retrying", exc_info=True)
+            except Exception as exc:
+                # Once per outage, without a traceback: the database being away is reported where it matters
+                # (the users' replies); the cache meanwhile keeps entries only UNNOTIFIED_TTL seconds.
+                if not self._stop.is_set() and self.listening.is_set():
+                    log.warning("directory listener lost its connection (%s); retrying",
+                                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             finally:
                 self.listening.clear()
                 if raw is not None:
