@@ -47,7 +47,7 @@ def total(ctx: Context) -> list[Reply]:
         overview = scope.kind in ("city", "county") and not _bare_city(ctx)
         last = queries.last_bookings(s) if overview else {}
         ids = directory.department_ids(s) if overview else {}
-    if scope.kind == "unit":
+    if scope.kind == "unit" or (scope.kind == "system" and len(scope.members) == 1):  # 三明海关: no county units
         dep = ctx.campaign.department(scope.key)
         own = ctx.campaign.indicators_of(dep.key)
         totals = {ind: v for (key, ind), v in sums.items() if key == dep.key}
@@ -121,15 +121,18 @@ def _group_totals(ctx: Context, scope: Scope, totals: Mapping[str, Decimal]) -> 
 
 
 def _system_totals(ctx: Context, scope: Scope, sums: Mapping[tuple[str, str], Decimal]) -> str:
-    """A city department's system: 本系统合计, then its own figures and each county's."""
+    """A city department's system: its own figures (as a county unit sees its own), 本系统合计, each county's."""
     campaign = ctx.campaign
+    head = campaign.department(scope.key)
     indicators = [i for g in scope.group_objects(campaign) for i in g.indicators]
+    own = {ind: v for (key, ind), v in sums.items() if key == head.key}
+    lines = [texts.department_totals(head.short, campaign.indicators_of(head.key), own, ctx.at())]
     if not indicators:
-        return f"{campaign.department(scope.key).short}在统计表中没有需要填报的项目。"
+        return lines[0]
     total = _block(ctx, indicators, scope_totals(campaign, scope, sums))
-    lines = [f"{scope.label}累计（截至{ctx.at()}）：", "【本系统合计】" + ("" if total else "尚无数据"), *total]
+    lines += ["【本系统合计】" + ("" if total else "尚无数据"), *total]
     empty: list[str] = []
-    for part in scope.parts:
+    for part in scope.parts[1:]:  # parts[0] is the department itself, shown above
         block = _block(ctx, indicators, scope_totals(campaign, scope, sums, part.members))
         if block:
             lines += [f"【{part.label}】", *block]
