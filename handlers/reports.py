@@ -98,7 +98,8 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
             done = ledger.find_booking(s, key)
             if done is not None:
                 raise Duplicate(done)
-            same = proposal_store.recent_same_text(s, ctx.person.id, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
+            since = ctx.now - proposal_store.SAME_TEXT_WINDOW
+            same = proposal_store.recent_same_text(s, ctx.person.id, key, text, since)
             if same is None:
                 proposal_store.drop_open(s, key.transport, key.chat_id)
                 if kind == "correction":
