@@ -20,8 +20,9 @@ from store import proposals as store
 from store.errors import Duplicate, WouldGoNegative
 from store.ledger import Line
 
-CONFIRM = frozenset({"确认", "确定", "确认无误", "确认记录", "是的", "好的", "confirm", "ok"})
-CANCEL = frozenset({"取消", "不记", "不用了", "算了", "不用", "cancel"})
+# Only these words: a stray "ok" or "好的" in a chat must never book what waits for 确认.
+CONFIRM = frozenset({"确认", "确定", "确认无误", "确认记录"})
+CANCEL = frozenset({"取消", "不记", "不用了", "算了", "不用"})
 ADD = frozenset({"新增", "是新增", "新增的"})
 SET = frozenset({"累计", "是累计", "累计数", "累计为"})
 _PUNCT = re.compile(r"[\s。.!！,，~～]+")

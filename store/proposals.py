@@ -77,10 +77,16 @@ def mark_booked(session: Session, proposal: Proposal, booking_id: int) -> None:
     session.flush()
 
 
-def recent_same_text(session: Session, contact_id: int, text: str, since: dt.datetime) -> Booking | None:
-    """The contact's newest report or correction with exactly this text since a moment, if any."""
+def recent_same_text(session: Session, contact_id: int, key: MessageKey, text: str, since: dt.datetime,
+                     ) -> Booking | None:
+    """The contact's newest report or correction in this chat with exactly this text since a moment, if any.
+
+    In this chat: a person who got no answer sends again where they sent before. One contact may also
+    speak through several accounts (tests and benchmarks bind many to one), each its own stream.
+    """
     return session.scalar(
         select(Booking).where(Booking.contact_id == contact_id, Booking.booked_at >= since,
+                              Booking.transport == key.transport, Booking.chat_id == key.chat_id,
                               Booking.kind.in_(("report", "correction")), Booking.text == text)
         .order_by(Booking.id.desc()).limit(1)
     )

@@ -14,7 +14,7 @@ CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 
 def test_caps_and_unit_words_from_config(campaign: Campaign) -> None:
     limits = campaign.limits
-    assert limits.cap(campaign.indicator("ga4")) == Decimal(100000)  # 条: 12000条 is a normal report
+    assert limits.cap(campaign.indicator("ga4")) == Decimal(50000)  # 条: 12000条 is a normal report
     assert limits.cap(campaign.indicator("sc14")) == Decimal(100)  # 万元
     assert limits.cap(campaign.indicator("ga1")) == limits.max_amount == Decimal(10000)
     assert campaign.unit_fits_loosely(campaign.indicator("ga1"), "宗")
@@ -39,7 +39,7 @@ def test_a_per_indicator_cap_wins(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("old", "new", "key", "reason"), [
     ("per_indicator = {}", "per_indicator = { zz9 = 5 }", "limits.per_indicator.zz9", "unknown indicator key"),
     ("per_indicator = {}", "per_indicator = { ga1 = 0 }", "limits.per_indicator.ga1", "must be a number above 0"),
-    ('"条" = 100000,', '"斤" = 100000,', "limits.per_unit.斤", "unknown unit"),
+    ('"条" = 50000,', '"斤" = 50000,', "limits.per_unit.斤", "unknown unit"),
     ('"件" = ["起", "宗"]', '"件" = "起"', "units.件", "must be a list of non-empty strings"),
     ('"件" = ["起", "宗"]', '"斤" = ["起"]', "units.斤", "unknown unit"),
 ])
