@@ -153,7 +153,7 @@ def notify(ctx: Context) -> list[Reply]:
         return [Reply(f"您只能通知{own.label}的单位。")]
     if not ctx.transports:
         # The console, or `run` with no platform configured: nothing would carry the message.
-        return [Reply("现在没有运行中的聊天通道，通知发不出去，也没有保存。请在机器人正式运行时再发。")]
+        return [Reply("现在没有运行中的聊天通道，通知发不出去（没有发出，也没有保存）。请在机器人正式运行时再发。")]
     members = set((target or own).members)
     text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
     local = ctx.now.astimezone(ctx.campaign.tz)

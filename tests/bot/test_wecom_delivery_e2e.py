@@ -61,7 +61,9 @@ def test_a_send_failing_once_is_retried_and_confirmed_once(bot: Bot, fault: str)
     bookings = bot.bookings(userid)
     before = len(bot.api.sent(userid))
     bot.api.fail_next(fault)
-    confirmation = bot.say(userid, "查处网络违法案件 1", "已记录")
+    # A different amount each time: the same text again within 10 minutes would be asked about, not booked.
+    amount = ["-1", "45009", "500", "hang"].index(fault) + 1
+    confirmation = bot.say(userid, f"查处网络违法案件 {amount}", "已记录")
     assert "补发" not in confirmation.text  # the retry got it there in time
     failed = [c for c in bot.api.calls if c.path == "message/send" and c.touser == userid and c.errcode]
     assert failed, "the fake did not fail the first send"

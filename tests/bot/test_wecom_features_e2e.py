@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.http_proxy import FakeProxy
-from tests.fakes.process import PROJECT, BotProcess, clean_env
+from tests.fakes.process import BotProcess, clean_env
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, ApiCall, FakeWeComApi, WeComSender
+from tests.materials_support import shifted_config
 
 USERS = {"方广成": "FangGC", "王永辉": "wangyh", "王晓芳": "wangxf"}
 BY_MOBILE = {"13860508184": "daicy"}  # 戴超颖 has no userid in config: found by mobile at start
@@ -51,7 +52,9 @@ class Bot:
 
 
 def _config(tmp: Path) -> Path:
-    text = (PROJECT / "config.toml").read_text(encoding="utf-8")
+    # The final deadline 20 days ahead (the process's clock is real): a picture is a material for it, and no
+    # reminder falls due while the tests run.
+    text = shifted_config(tmp, ahead=20).read_text(encoding="utf-8")
     for name, userid in USERS.items():
         line = f'name = "{name}"\n'
         text = text.replace(line, f'{line}wecom_userid = "{userid}"\n')
@@ -69,6 +72,7 @@ def _free_port() -> int:
 def _env(tmp: Path, api: FakeWeComApi, port: int, **extra: str) -> dict[str, str]:
     return clean_env(
         BOT_CONFIG=str(_config(tmp)), BOT_DATABASE_URL=f"sqlite:///{tmp / 'bot.db'}", BOT_LOG_LEVEL="INFO",
+        BOT_MATERIALS_DIR=str(tmp / "materials"), BOT_WEB_LISTEN="off",
         WECOM_CORP_ID=CORP_ID, WECOM_AGENT_ID=str(AGENT_ID), WECOM_SECRET=SECRET, WECOM_TOKEN=TOKEN,
         WECOM_ENCODING_AES_KEY=AES_KEY, WECOM_API_BASE_URL=api.base_url, WECOM_LISTEN=f"127.0.0.1:{port}",
         NO_PROXY="127.0.0.1", no_proxy="127.0.0.1", **extra,
@@ -138,7 +142,8 @@ def test_a_picture_is_downloaded_and_handed_to_the_core(bot: Bot) -> None:
            f"<MsgId>{bot.wecom.new_msg_id()}</MsgId><AgentID>{AGENT_ID}</AgentID></xml>")
     before = len(bot.api.sent("FangGC"))
     assert bot.wecom.post(xml) == (200, "")
-    assert "收到图片" in bot.api.wait_sent("FangGC", "收到图片", after=before).text
+    reply = bot.api.wait_sent("FangGC", "已收到图片", after=before).text
+    assert "图片视频资料" in reply, reply  # a checklist line of the sender's department (report materials)
     fetched = bot.api.wait_for(lambda calls: next((c for c in calls if c.path == "media/get"), None))
     assert fetched.query["media_id"] == "pic-1"
 

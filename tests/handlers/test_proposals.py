@@ -117,7 +117,7 @@ def test_buttons_where_the_transport_has_them(app: App, police: Chat) -> None:
                             caps=Capabilities(buttons=True))
     (reply,) = app.core.handle(with_buttons)
     assert [(c.label, c.text) for c in reply.choices] == [("确认", "确认"), ("取消", "取消")]
-    plain = police.send("今天查处网络违法案件4起")
+    plain = app.core.handle(Incoming("test", police.user, police.user, "b3", "今天查处网络违法案件4起"))
     assert plain[0].choices == () and "回复“确认”" in plain[0].text
     asked = app.core.handle(Incoming("test", police.user, police.user, "b2", "查处网络违法案件累计12件",
                                      caps=Capabilities(buttons=True)))
