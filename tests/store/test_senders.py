@@ -146,5 +146,5 @@ def test_a_report_takes_the_write_lock_once_and_the_look_up_never(app: App, pers
     begins = [s for s in statements if s.startswith("BEGIN")]
     assert begins == ["BEGIN DEFERRED", "BEGIN IMMEDIATE"]  # the look-up in a snapshot, then the booking
     statements.clear()
-    app.core.handle(Incoming("telegram", "u9", "u9", "m2", "1 3"))
+    app.core.handle(Incoming("telegram", "u9", "u9", "m2", "1 4"))  # not the same text: that would be asked about
     assert [s for s in statements if s.startswith("BEGIN")] == ["BEGIN IMMEDIATE"]  # the sender is cached
