@@ -121,8 +121,11 @@ class Catalogue:
             return Resolution(elsewhere=other[0])
         return Resolution(suggestions=self.suggest(query) if suggest else ())
 
+    def _exact(self, pool: Sequence[Indicator], query: str) -> tuple[Indicator, ...]:
+        return tuple(i for i in pool if query == self._keys[i.key][0] or query in self._keys[i.key][1])
+
     def _find(self, pool: Sequence[Indicator], query: str) -> tuple[Indicator, ...]:
-        exact = tuple(i for i in pool if query == self._keys[i.key][0] or query in self._keys[i.key][1])
+        exact = self._exact(pool, query)
         if exact or len(query) < 2:
             return exact
         return tuple(
@@ -172,6 +175,10 @@ class Catalogue:
         query = normalize(query)
         if not query:
             return Resolution()
+        # Another department's row named exactly (查处网络违法案件 from market regulation) is that row: never read
+        # loosely as one of the sender's own that merely holds its characters in order (查处网络虚假违法广告案件).
+        if not self._exact(self.own, query) and (named := self._exact(self.others, query)):
+            return Resolution(elsewhere=named[0])
         for pool, own in ((self.own, True), (self.others, False)):
             found = self._loose_find(pool, query, hint)
             if len(found) == 1:

@@ -60,7 +60,7 @@ def test_a_send_failing_once_is_retried_and_confirmed_once(bot: Bot, fault: str)
     userid = "fanggc"
     bookings = bot.bookings(userid)
     before = len(bot.api.sent(userid))
-    bot.api.fail_next(fault)
+    bot.api.fail_next(fault, touser=userid)
     # A different amount each time: the same text again within 10 minutes would be asked about, not booked.
     amount = ["-1", "45009", "500", "hang"].index(fault) + 1
     confirmation = bot.say(userid, f"查处网络违法案件 {amount}", "已记录")
@@ -77,7 +77,7 @@ def test_a_send_failing_once_is_retried_and_confirmed_once(bot: Bot, fault: str)
 def test_a_reply_that_cannot_be_sent_now_is_sent_late_with_a_note(bot: Bot) -> None:
     userid = "chenmd"
     before = len(bot.api.sent(userid))
-    bot.api.fail_next(*["-1"] * 4)  # every attempt of the one retry policy fails
+    bot.api.fail_next(*["-1"] * 4, touser=userid)  # every attempt of the one retry policy fails
     assert bot.wecom.text(userid, "1 2") == (200, "")
     late = bot.api.wait_sent(userid, "已记录", after=before, timeout=30)
     assert "（补发，原消息 " in late.text, late.text

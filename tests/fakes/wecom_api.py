@@ -78,6 +78,7 @@ class FakeWeComApi:
         # "81013" (outside the visible range), "500" (HTTP 500) or "hang" (no answer for hang_seconds, then
         # the connection closes: nothing delivered). refuse: userids always answered 81013.
         self.faults: deque[str] = deque()
+        self.fault_user = ""  # when set, only message/send calls to this member take the scripted faults
         self.refuse: set[str] = set()
         self.hang_seconds = 5.0
         self.dropped = threading.Event()  # set (and release consulted) by hold_and_drop()
@@ -122,10 +123,12 @@ class FakeWeComApi:
         """Keep message/send answers back until release.set(): the bot is then busy with its reply."""
         self.release.clear()
 
-    def fail_next(self, *faults: str) -> None:
-        """Answer the next message/send calls with these faults, in order (see self.faults)."""
+    def fail_next(self, *faults: str, touser: str = "") -> None:
+        """Answer the next message/send calls with these faults, in order (see self.faults); with touser, only
+        the calls to that member (a notice the bot sends an admin meanwhile must not take the fault)."""
         with self.changed:
             self.faults.extend(faults)
+            self.fault_user = touser
 
     def hold_and_drop(self) -> None:
         """Keep message/send answers back until release.set(), then answer them -1: nothing held is delivered
@@ -184,7 +187,8 @@ class FakeWeComApi:
                     self.held -= 1
             call.body = json.loads(body)
             with self.changed:
-                fault = self.faults.popleft() if self.faults else ""
+                mine = not self.fault_user or call.touser == self.fault_user
+                fault = self.faults.popleft() if self.faults and mine else ""
                 if call.touser in self.refuse:
                     fault = "81013"
                 if drop:

@@ -74,3 +74,11 @@ def test_fines_and_penalties_do_not_stand_in_for_each_other(app: App) -> None:
     replies = drugs.send("药品案件罚没款 0.3")
     assert entries(app) == 0
     assert all("处罚金额" not in c.label for r in replies for c in r.choices)
+
+
+def test_another_departments_row_in_a_sentence_is_refused_not_read_as_an_own_row(app: App) -> None:
+    """查处网络违法案件 is 公安局's row: a market regulation contact's sentence naming it is refused, never proposed
+    as 查处网络虚假违法广告案件 (which merely holds its characters in order)."""
+    market = Chat(app, "王永辉")
+    reply = market.say("今天查处网络违法案件3起")
+    assert "是公安局的项目" in reply and "虚假违法广告" not in reply and "确认" not in reply, reply
