@@ -103,12 +103,8 @@ class Database:
         outer = getattr(self._local, "directory", False)
         self._local.directory = False
         try:
-            with self._sessions.begin() as session:
+            with _unavailable_on_lost_connection(), self._sessions.begin() as session:
                 yield session
-        except OperationalError as exc:
-            if _is_connection_problem(exc):
-                raise StoreUnavailable(str(exc.orig)) from exc
-            raise
         finally:
             changed, self._local.directory = self._local.directory, outer
         if changed:  # after COMMIT: a reader that cached the old binding meanwhile is dropped too
@@ -153,13 +149,8 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         """Open one short read-only transaction: a consistent snapshot that never blocks a booking."""
-        try:
-            with self._readers.begin() as session:
-                yield session
-        except OperationalError as exc:
-            if _is_connection_problem(exc):
-                raise StoreUnavailable(str(exc.orig)) from exc
-            raise
+        with _unavailable_on_lost_connection(), self._readers.begin() as session:
+            yield session
 
     def migrate(self) -> None:
         """Bring the schema to the newest Alembic revision."""
@@ -186,6 +177,17 @@ class Database:
             closer()
         self.writer.close()
         self.engine.dispose()
+
+
+@contextmanager
+def _unavailable_on_lost_connection() -> Iterator[None]:
+    """A lost or locked database is StoreUnavailable (the user is asked to send again); other errors pass."""
+    try:
+        yield
+    except OperationalError as exc:
+        if _is_connection_problem(exc):
+            raise StoreUnavailable(str(exc.orig)) from exc
+        raise
 
 
 def _is_connection_problem(exc: OperationalError) -> bool:
