@@ -1,4 +1,5 @@
-"""The progress picture as SVG: departments reported or not, and each group's filled rows. Readable on a phone.
+"""The progress picture as SVG: the units of the viewer's scope reported or not (the city: its departments and a
+line per county), and each group's filled rows. Readable on a phone.
 
 The text is real SVG text in the page's fonts; on a server without CJK fonts (a browser screenshot, a
 converter) install Debian's fonts-noto-cjk so that no label shows as boxes.
@@ -8,30 +9,41 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from desk.data import Row
+from desk.data import Progress
 
 WIDTH = 360
 FONT = "'Noto Sans CJK SC','Noto Sans SC','PingFang SC','Microsoft YaHei',sans-serif"
+DONE, SOME, NONE = "#2e7d32", "#f9a825", "#9e9e9e"
 
 
-def progress_svg(title: str, rows: list[Row], groups: list[tuple[str, int, int]]) -> str:
-    reported = sum(1 for r in rows if r.reported)
+def progress_svg(title: str, progress: Progress, groups: list[tuple[str, int, int]]) -> str:
+    units = progress.units
+    reported = progress.reported
     parts: list[str] = []
     y = 28
     parts.append(_text(12, y, escape(title), 16, bold=True))
     y += 24
-    parts.append(_text(12, y, f"已报数 {reported} 个单位，未报数 {len(rows) - reported} 个", 13))
+    parts.append(_text(12, y, f"已报数 {reported} 个单位，未报数 {len(units) - reported} 个", 13))
     y += 14
-    for row in rows:
+    for row in progress.rows:
         y += 26
         done = sum(1 for line in row.lines if line.done)
-        colour = "#2e7d32" if row.reported else "#9e9e9e"
+        colour = DONE if row.reported else NONE
         parts.append(f'<rect x="12" y="{y - 15}" width="14" height="14" rx="3" fill="{colour}"/>')
         parts.append(_text(32, y - 3, escape(row.department.short), 13))
         state = "已报数" if row.reported else "未报数"
         parts.append(_text(190, y - 3, f"{state} · 材料 {done}/{len(row.lines)}", 12, fill=colour))
+    if progress.counties:
+        y += 34
+        parts.append(_text(12, y, "各县（市、区）", 14, bold=True))
+    for county in progress.counties:
+        y += 26
+        colour = DONE if county.reporting and county.done == county.reporting else SOME if county.done else NONE
+        parts.append(f'<rect x="12" y="{y - 15}" width="14" height="14" rx="3" fill="{colour}"/>')
+        parts.append(_text(32, y - 3, escape(county.county.name), 13))
+        parts.append(_text(190, y - 3, f"{county.done}/{county.reporting}个部门已报数", 12, fill=colour))
     y += 34
-    parts.append(_text(12, y, "各组填报项目（全市）", 14, bold=True))
+    parts.append(_text(12, y, f"各组填报项目（{escape(progress.scope.label)}）", 14, bold=True))
     for name, filled, total in groups:
         y += 26
         share = filled / total if total else 0

@@ -1,6 +1,9 @@
 """The desk's aiohttp server: sign-in by link, then 进度 / 统计表 / 材料 pages, downloads and uploads.
 
 Every page calls the store and handler functions the chat uses; the database work runs in a worker thread.
+Who sees what is the chat's one rule (campaign.scopes.viewer_scope): 网监科 admins the city (its departments and a
+line per county), a county admin its county, a city department its system, a county unit its own rows; the xlsx
+is store.statistics.build_export of that scope, the chat's 导出.
 No session, no data: without a valid session cookie every page answers with the sign-in page.
 """
 
@@ -23,6 +26,7 @@ from bot.app import App
 from bot.transport import Transport
 from campaign import Department
 from campaign.materials import split_listen, web_settings
+from campaign.scopes import Scope
 from desk import data
 from desk.chart import progress_svg
 from handlers import materials as chat_materials
@@ -82,6 +86,9 @@ class Desk:
         from desk.oauth import WeComOAuth
 
         application.add_routes(WeComOAuth(self.app).routes())
+        from desk.oauth_dingtalk import DingTalkOAuth
+
+        application.add_routes(DingTalkOAuth(self.app).routes())
         return application
 
     async def start(self) -> None:
@@ -128,7 +135,8 @@ class Desk:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
-        raise web.HTTPSeeOther("/progress" if who.person.is_admin else "/materials")
+        overseer = who.person.is_admin or who.person.is_county_admin
+        raise web.HTTPSeeOther("/progress" if overseer else "/materials")
 
     async def login_page(self, request: web.Request) -> web.Response:
         # A GET spends nothing: chat apps fetch links for their previews. The button below posts.
@@ -170,54 +178,79 @@ class Desk:
 
     def page(self, name: str, who: Signed, **context: Any) -> web.Response:
         return render(name, who=who.person, csrf=who.csrf, admin=who.person.is_admin,
+                      overseer=who.person.is_admin or who.person.is_county_admin,
                       own=self.app.campaign.department(who.person.department), title=self.app.campaign.title,
                       **context)
 
     # -- pages ---------------------------------------------------------------------------------------
 
+    def _own(self, who: Signed) -> Scope:
+        """What the viewer may see: the chat's one rule (campaign.scopes.viewer_scope)."""
+        return data.own_scope(self.app.campaign, who.person)
+
     async def progress(self, request: web.Request) -> web.StreamResponse:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
-        if not who.person.is_admin:
-            raise web.HTTPSeeOther("/materials")
-        rows = await asyncio.to_thread(data.progress, self.app.db, self.app.campaign, self.app.now())
+        shown = await asyncio.to_thread(data.progress, self.app.db, self.app.campaign, self.app.now(),
+                                        self._own(who))
         note = request.query.get("note", "")
-        return self.page("progress.html", who, rows=rows, note=note,
-                         reported=sum(1 for r in rows if r.reported))
+        return self.page("progress.html", who, progress=shown, note=note)
 
     async def remind(self, request: web.Request) -> web.StreamResponse:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
         await self._form(request, who)
-        if not who.person.is_admin:
+        if not (who.person.is_admin or who.person.is_county_admin):  # the chat's 催报: admins and county admins
             raise web.HTTPForbidden(text="只有管理员可以催报。")
+        among = None if who.person.is_admin else set(self._own(who).members)
         sent, unreachable = await asyncio.to_thread(
-            chat_materials.remind_missing, self.app.db, self.app.campaign, self.app.now(), self.app.core.transports)
+            chat_materials.remind_missing, self.app.db, self.app.campaign, self.app.now(), self.app.core.transports,
+            among)
         note = f"已催报 {sent} 人" + (f"；收不到：{'、'.join(unreachable)}" if unreachable else "")
         raise web.HTTPSeeOther(f"/progress?note={quote(note)}")
 
     async def chart(self, request: web.Request) -> web.StreamResponse:
         who = await self.who(request)
-        if who is None or not who.person.is_admin:
+        if who is None:
             raise web.HTTPForbidden(text="请先登录。")
-        rows = await asyncio.to_thread(data.progress, self.app.db, self.app.campaign, self.app.now())
-        groups = await asyncio.to_thread(data.group_totals, self.app.db, self.app.campaign)
-        svg = progress_svg("报数和材料进度", rows, groups)
+        scope = self._own(who)
+        shown = await asyncio.to_thread(data.progress, self.app.db, self.app.campaign, self.app.now(), scope)
+        groups = await asyncio.to_thread(data.group_totals, self.app.db, self.app.campaign, scope)
+        title = "报数和材料进度" if scope.kind == "city" else f"{scope.label}报数和材料进度"
+        svg = progress_svg(title, shown, groups)
         return web.Response(text=svg, content_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
-    def _department(self, who: Signed, wanted: str) -> Department | None:
-        """The department a page is about: members always their own; admins the one asked for, or the city."""
-        campaign = self.app.campaign
-        if not who.person.is_admin:
-            return campaign.department(who.person.department)
-        if wanted in ("", "city"):
-            return None
-        found = campaign.find_department(wanted)
+    def _scope(self, who: Signed, wanted: str) -> Scope:
+        """The scope a table is about: the viewer's own, or one they asked for within it (admins: any)."""
+        own = self._own(who)
+        found = data.choose_scope(self.app.campaign, own, wanted, who.person.department)
         if found is None:
-            raise web.HTTPNotFound(text="没有这个单位。")
+            raise web.HTTPNotFound(text=f"没有这个单位，或不在{own.label}的范围内。")
         return found
+
+    def _unit(self, who: Signed, wanted: str) -> Department:
+        """The unit a materials page is about: admins the one asked for; a county admin one of the county's units;
+        members (and anything outside the viewer's scope) their own."""
+        campaign = self.app.campaign
+        own = campaign.department(who.person.department)
+        if not wanted or not (who.person.is_admin or who.person.is_county_admin):
+            return own
+        if who.person.is_admin:
+            found = campaign.find_department(wanted)
+            if found is None:
+                raise web.HTTPNotFound(text="没有这个单位。")
+            return found
+        return campaign.department(wanted) if wanted in self._own(who).members else own
+
+    def _may_see_unit(self, who: Signed, department: str) -> bool:
+        """Materials: admins every unit's, a county admin its county's, a member its own."""
+        if who.person.is_admin:
+            return True
+        if who.person.is_county_admin:
+            return department in self._own(who).members
+        return department == who.person.department
 
     def _as_of(self, request: web.Request) -> dt.date:
         text = request.query.get("as_of", "")
@@ -230,21 +263,21 @@ class Desk:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
-        dep = self._department(who, request.query.get("dep", ""))
+        scope = self._scope(who, request.query.get("dep", ""))
         as_of = self._as_of(request)
-        groups = await asyncio.to_thread(data.table_rows, self.app.db, self.app.campaign, dep, as_of) \
-            if dep is None or dep.group is not None else []
-        return self.page("table.html", who, dep=dep, as_of=as_of, groups=groups,
-                         departments=[d for d in self.app.campaign.departments if d.group is not None])
+        groups = await asyncio.to_thread(data.table_rows, self.app.db, self.app.campaign, scope, as_of)
+        return self.page("table.html", who, scope=scope, value=data.scope_value(scope), as_of=as_of, groups=groups,
+                         choices=data.scope_choices(self.app.campaign, self._own(who)))
 
     async def table_xlsx(self, request: web.Request) -> web.StreamResponse:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
-        dep = self._department(who, request.query.get("dep", ""))
-        if dep is not None and dep.group is None:
+        scope = self._scope(who, request.query.get("dep", ""))
+        if not scope.groups:
             raise web.HTTPNotFound(text="这个单位在统计表中没有项目。")
-        built = await asyncio.to_thread(build_export, self.app.db, self.app.campaign, dep, self._as_of(request))
+        # The chat's 导出 of the same scope: one builder, the same workbook.
+        built = await asyncio.to_thread(build_export, self.app.db, self.app.campaign, scope, self._as_of(request))
         return web.Response(body=built.data, headers=_download(built.filename, "application/vnd.openxmlformats-"
                                                                               "officedocument.spreadsheetml.sheet"))
 
@@ -252,16 +285,17 @@ class Desk:
         who = await self.who(request)
         if who is None:
             return self.sign_in_page()
-        dep = self._department(who, request.query.get("dep", "")) or (
-            self.app.campaign.department(who.person.department))
+        dep = self._unit(who, request.query.get("dep", ""))
         deadline = checklist.next_deadline(self.app.campaign, dep, data.today(self.app.campaign, self.app.now()))
         lines: list[checklist.Line] = []
         kept: list[materials.MaterialFile] = []
         if deadline is not None:
             lines, kept = await asyncio.to_thread(self._materials_of, deadline.collection, dep)
+        campaign = self.app.campaign
+        units = campaign.departments if who.person.is_admin else tuple(
+            campaign.department(k) for k in self._own(who).members) if who.person.is_county_admin else ()
         return self.page("materials.html", who, dep=dep, deadline=deadline, lines=lines, files=kept,
-                         note=request.query.get("note", ""), kinds=chat_materials.BUTTONS,
-                         departments=self.app.campaign.departments,
+                         note=request.query.get("note", ""), kinds=chat_materials.BUTTONS, departments=units,
                          upload=dep.key == who.person.department)
 
     def _materials_of(self, collection: str, dep: Department) -> tuple[list[checklist.Line],
@@ -299,7 +333,7 @@ class Desk:
             return self.sign_in_page()
         number = request.match_info["id"]
         f = await asyncio.to_thread(self._file, int(number)) if number.isdigit() else None
-        if f is None or (not who.person.is_admin and f.department != who.person.department):
+        if f is None or not self._may_see_unit(who, f.department):
             raise web.HTTPNotFound(text="没有这个文件。")
         path = materials.path_of(self.app.campaign.storage, f)
         return web.FileResponse(path, headers=_download(f.stored_name, "application/octet-stream"))

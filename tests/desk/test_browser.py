@@ -158,7 +158,11 @@ def shoot(driver: WebDriver, name: str) -> Path:
 def downloaded(driver: WebDriver, folder: Path, suffix: str) -> Path:
 
     def done(_: WebDriver) -> Path | bool:
-        found = [p for p in folder.iterdir() if p.name.endswith(suffix)]
+        # Chromium puts an empty file of the final name beside its .crdownload: wait until the download ends.
+        names = list(folder.iterdir())
+        if any(p.name.endswith(".crdownload") for p in names):
+            return False
+        found = [p for p in names if p.name.endswith(suffix) and p.stat().st_size > 0]
         return found[0] if found else False
 
     result = WebDriverWait(driver, 30).until(done)
@@ -180,10 +184,16 @@ def test_admin_signs_in_sees_progress_and_downloads(bot: BotProcess, api: FakeBo
     sign_in(driver, link)
     assert driver.current_url.endswith("/progress")
     rows = driver.find_elements(By.CLASS_NAME, "progress-row")
-    assert len(rows) == 11
+    assert len(rows) == 11  # the city's departments, one row each
     police_row = next(r for r in rows if "市公安局" in r.text)
     assert "填报 1/4 项" in police_row.text and "总结报告 0/1 未交" in police_row.text
+    counties = driver.find_elements(By.CLASS_NAME, "county-row")
+    assert len(counties) == 11  # then one line per county, its units folded inside
+    assert counties[0].text.startswith("三元区：0/") and "个部门已报数" in counties[0].text
+    assert "三元区公安局" not in counties[0].text  # folded until opened
     shoot(driver, "progress")
+    counties[0].find_element(By.TAG_NAME, "summary").click()
+    assert "三元区公安局" in counties[0].text
     driver.get(f"http://127.0.0.1:{port}/chart.svg")
     shoot(driver, "chart")
     driver.get(f"http://127.0.0.1:{port}/table?dep=gaj")
@@ -216,7 +226,7 @@ def test_member_uploads_only_to_own_department(bot: BotProcess, api: FakeBotApi,
     sign_in(browser, link_from_chat(member, "上传"))
     driver = browser
     assert driver.current_url.endswith("/materials")
-    assert "材料：市文旅局" in driver.page_source and "进度" not in driver.find_element(By.TAG_NAME, "nav").text
+    assert "材料：市文旅局" in driver.page_source
     driver.get(f"http://127.0.0.1:{port}/materials?dep=gaj")
     assert "材料：市文旅局" in driver.page_source
     report = workdir / "文旅局总结.pdf"
@@ -228,8 +238,12 @@ def test_member_uploads_only_to_own_department(bot: BotProcess, api: FakeBotApi,
     assert "总结报告 1/1 已交" in driver.find_element(By.ID, "checklist").text
     shoot(driver, "materials-member")
     member.wait("✓ 总结报告 1/1 已交", member.say("材料"))  # the chat sees the same checklist
-    driver.get(f"http://127.0.0.1:{port}/progress")
-    assert "/materials" in driver.current_url
+    driver.get(f"http://127.0.0.1:{port}/progress")  # a city department's progress: its system, no 催报
+    assert "进度：市文旅局系统" in driver.page_source and not driver.find_elements(By.ID, "remind")
+    rows = driver.find_elements(By.CLASS_NAME, "progress-row")
+    assert [r.text.split()[0] for r in rows][:2] == ["市文旅局", "三元区文旅局"]
+    assert not driver.find_elements(By.CLASS_NAME, "county-row") and "市公安局" not in driver.page_source
+    shoot(driver, "progress-member")
 
 
 def test_an_expired_link_is_refused(bot: BotProcess, workdir: Path, browser: WebDriver, port: int) -> None:

@@ -7,6 +7,9 @@ One aiohttp server in a thread answers what the bot calls:
   POST /v1.0/robot/oToMessages/batchSend     robot messages (recorded)
   POST /media/upload                          oapi file upload (recorded, answers a media_id)
   POST /topapi/v2/user/getbymobile           oapi user lookup by mobile
+  POST /v1.0/oauth2/userAccessToken          OAuth sign-in: an authCode for a user's token (a code works once)
+  GET  /v1.0/contact/users/me                that user's unionId, mobile and nick
+  POST /topapi/user/getbyunionid             oapi: a unionId's directory userid
 Tests push robot messages down the websocket as CALLBACK frames (deliver) and wait for the bot's ACKs and
 messages on a condition variable: no sleeps.
 """
@@ -79,6 +82,9 @@ class FakeDingTalk:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self.base_url = ""
+        self.oauth_codes: dict[str, tuple[str, str]] = {}  # authCode -> (unionId, mobile); each answered once
+        self.unionids: dict[str, str] = {}  # unionId -> directory userid, for getbyunionid
+        self._user_tokens: dict[str, tuple[str, str]] = {}  # user access token -> (unionId, mobile)
 
     def __enter__(self) -> FakeDingTalk:
         self._thread.start()
@@ -153,6 +159,9 @@ class FakeDingTalk:
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._batch_send)
         app.router.add_post("/media/upload", self._upload)
         app.router.add_post("/topapi/v2/user/getbymobile", self._getbymobile)
+        app.router.add_post("/v1.0/oauth2/userAccessToken", self._user_access_token)
+        app.router.add_get("/v1.0/contact/users/me", self._users_me)
+        app.router.add_post("/topapi/user/getbyunionid", self._getbyunionid)
         runner = web.AppRunner(app, access_log=None)
         self._loop.run_until_complete(runner.setup())
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -240,6 +249,35 @@ class FakeDingTalk:
         self._note(lambda s: s.lookups.append(mobile))
         if mobile in self.mobiles:
             return web.json_response({"errcode": 0, "errmsg": "ok", "result": {"userid": self.mobiles[mobile]}})
+        return web.json_response({"errcode": 60121, "errmsg": "找不到该用户"})
+
+    async def _user_access_token(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("clientId") != CLIENT_ID or body.get("clientSecret") != CLIENT_SECRET:
+            return web.json_response({"code": "invalidClientIdOrSecret", "message": "bad"}, status=400)
+        user = self.oauth_codes.pop(str(body.get("code", "")), None)  # a code is answered once
+        if body.get("grantType") != "authorization_code" or user is None:
+            return web.json_response({"code": "invalidAuthCode", "message": "code"}, status=400)
+        token = f"dt-user-{secrets.token_hex(8)}"
+        self._user_tokens[token] = user
+        return web.json_response({"accessToken": token, "refreshToken": secrets.token_hex(8), "expireIn": 7200,
+                                  "corpId": "dingcorp"})
+
+    async def _users_me(self, request: web.Request) -> web.Response:
+        user = self._user_tokens.get(request.headers.get("x-acs-dingtalk-access-token", ""))
+        if user is None:
+            return web.json_response({"code": "InvalidAuthentication", "message": "token"}, status=401)
+        union_id, mobile = user
+        return web.json_response({"nick": union_id, "unionId": union_id, "openId": f"open-{union_id}",
+                                  "mobile": mobile, "stateCode": "86"})
+
+    async def _getbyunionid(self, request: web.Request) -> web.Response:
+        if not self._authorised(request.query.get("access_token", "")):
+            return web.json_response({"errcode": 40014, "errmsg": "invalid token"})
+        union_id = str((await request.json()).get("unionid", ""))
+        if union_id in self.unionids:
+            return web.json_response({"errcode": 0, "errmsg": "ok",
+                                      "result": {"contact_type": 0, "userid": self.unionids[union_id]}})
         return web.json_response({"errcode": 60121, "errmsg": "找不到该用户"})
 
 
