@@ -41,11 +41,17 @@ ARTIFACTS = PROJECT / "tmp" / "artifacts"
 PHONE = (390, 844)
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+")
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or DRIVER is None,
-    reason="headless Chromium is not installed: apt-get update && apt-get install -y chromium chromium-driver "
-           "fonts-noto-cjk (.ci/run does this)",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None or DRIVER is None,
+        reason="headless Chromium is not installed: apt-get update && apt-get install -y chromium chromium-driver "
+               "fonts-noto-cjk (.ci/run does this)",
+    ),
+    # A real browser on a loaded two-core machine now and then misses a page load (about 1 run in 10 seen here,
+    # cause not captured): tried again up to twice, so a browser hiccup does not read as a broken desk. A real
+    # fault fails all three tries.
+    pytest.mark.flaky(reruns=2),
+]
 
 
 @pytest.fixture(scope="module")
