@@ -102,7 +102,7 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
             raise Duplicate(done)
         same = proposal_store.recent_same_text(s, ctx.person.id, key, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
         if same is not None:
-            return texts.when(same.booked_at, ctx.campaign.tz).split(" ")[-1]
+            return texts.when(same, ctx.campaign.tz).split(" ")[-1]
         proposal_store.drop_open(s, key.transport, key.chat_id)
         if kind == "correction":
             targets = [(p.indicator, p.amount) for p in items]
