@@ -209,9 +209,12 @@ def pack(ctx: Context) -> list[Reply]:
 
 def desk_link(ctx: Context) -> list[Reply]:
     """看板 (admins) / 上传 (members): a single-use link to the desk, valid for 15 minutes."""
+    web = web_settings(ctx.campaign.web)
+    if web.listen == "off" and not web.public_url:
+        return [Reply("网页看板现在没有开启，打不开。请联系管理员；材料也可以直接发给我。")]
     with ctx.db.session() as s:
         token = desk_auth.issue_link(s, ctx.person.id, ctx.now)
-    url = f"{base_url(web_settings(ctx.campaign.web))}/login/{token}"
+    url = f"{base_url(web)}/login/{token}"
     what = "看板（进度、统计表、材料）" if ctx.person.is_admin else "上传材料的网页"
     return [Reply(f"{what}：\n{url}\n链接只能用一次，15分钟内有效；请不要转发给别人。")]
 
