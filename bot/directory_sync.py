@@ -20,6 +20,7 @@ from bot.app import App
 from reminders.dispatch import notify_admins
 from store import directory
 from store.directory import Person
+from store.errors import AccountTaken
 
 log = logging.getLogger(__name__)
 
@@ -93,5 +94,9 @@ class DirectorySync:
             return directory.people(s), directory.directory_ids(s, self.transport)
 
     def _bind(self, person: Person, userid: str) -> None:
-        with self.app.db.session() as s:
-            directory.set_directory_id(s, person.id, self.transport, userid, self.app.now(), source="directory")
+        try:
+            with self.app.db.session() as s:
+                directory.set_directory_id(s, person.id, self.transport, userid, self.app.now(), source="directory")
+        except AccountTaken as exc:  # two contacts share a mobile in the directory: the first one keeps it
+            log.warning("%s: %s's mobile finds %s, already contact %d's; not bound", self.transport, person.name,
+                        exc.userid, exc.holder_id)

@@ -17,15 +17,11 @@ if TYPE_CHECKING:
     from campaign.config import _Reader
 
 _OVERRIDABLE = frozenset({"extra_groups"})
-_TEMPLATE_KEYS = frozenset({"key", "parent", "name", "short", "aliases", "extra_groups"})
-_COUNTY_KEYS = frozenset({"key", "name", "aliases", "departments"})
 
 
 def _template(r: _Reader, t: Mapping[str, Any], where: str, city: Mapping[str, Department],
               group_names: set[str]) -> tuple[str, str, str, str, tuple[str, ...], tuple[str, ...]]:
-    for k in t:
-        if k not in _TEMPLATE_KEYS:
-            raise r.fail(f"{where}.{k}", f"unknown key; known: {', '.join(sorted(_TEMPLATE_KEYS))}")
+    # Unknown keys were refused with a did-you-mean by parse_campaign (config.KNOWN_KEYS).
     key, parent, name = r.text(t, "key", where), r.text(t, "parent", where), r.text(t, "name", where)
     if parent not in city:
         raise r.fail(f"{where}.parent", f"no city department with key {parent!r}")
@@ -59,9 +55,6 @@ def parse_counties(
     departments: list[Department] = []
     for n, c in enumerate(r.tables(raw, "counties")):
         where = f"counties[{n}]"
-        for k in c:
-            if k not in _COUNTY_KEYS:
-                raise r.fail(f"{where}.{k}", f"unknown key; known: {', '.join(sorted(_COUNTY_KEYS))}")
         county = County(r.text(c, "key", where), r.text(c, "name", where), r.strs(c, "aliases", where))
         if any(x.key == county.key for x in counties) or county.key in by_key:
             raise r.fail(f"{where}.key", f"key {county.key!r} appears twice")
@@ -98,7 +91,7 @@ def check_names(r: _Reader, departments: tuple[Department, ...], counties: tuple
     for d in departments:
         where = "county_departments" if d.county else "departments"
         for name in (d.key, d.name, d.short, *d.aliases):
-            claim(name, d.short, f"{where} ({d.key}).aliases")
+            claim(name, f"{d.short}（{d.key}）", f"{where} ({d.key}).aliases")  # by key: two units, one short
     for n, c in enumerate(counties):
         for name in (c.key, *c.names()):
             claim(name, c.name, f"counties[{n}].aliases")

@@ -9,6 +9,7 @@ from handlers.messages import Attachment, Reply
 from handlers.people import find_contact
 from store import directory
 from store.directory import Person
+from store.errors import AccountTaken
 from store.roster import import_contacts
 
 FIELDS = {
@@ -86,7 +87,13 @@ def edit_contact(ctx: Context) -> list[Reply]:
         if value == "member" and target.is_admin and _admins(ctx) <= 1:
             return [Reply("不能这样改：至少要保留一位管理员。")]
     with ctx.db.session() as s:
-        directory.save_contact(s, department_id=target.department_id, name=target.name, now=ctx.now, **{field: value})
+        try:
+            directory.save_contact(s, department_id=target.department_id, name=target.name, now=ctx.now,
+                                   **{field: value})
+        except AccountTaken as exc:
+            holder = directory.person(s, exc.holder_id)
+            who = f"{holder.name}（{ctx.campaign.department(holder.department).short}）" if holder else "另一位联系人"
+            return [Reply(f"账号「{exc.userid}」已经是{who}的，没有修改。请核对账号后再发。")]
     return [Reply(f"已修改：{target.name}的{label}改为 {value}。")]
 
 

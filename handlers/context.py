@@ -22,7 +22,7 @@ class Context:
     now: dt.datetime
     person: Person
     args: str = ""
-    transports: frozenset[str] = frozenset({"telegram", "wecom"})  # where outgoing messages can be delivered
+    transports: frozenset[str] = frozenset()  # the running transports: where outgoing messages can be delivered
 
     @property
     def department(self) -> Department:

@@ -20,9 +20,6 @@ from store import invites as store
 from store.database import Database
 from store.directory import Person
 
-# Where the note about paused codes may go: the outbox keeps it until that admin's transport runs.
-ALL_TRANSPORTS = frozenset({"telegram", "wecom", "dingtalk"})
-
 USAGE = "格式：邀请 姓名（同名时写 姓名@单位），例如：邀请 李勤额\n对方在聊天里发送绑定码即可绑定，不需要手机号。"
 
 
@@ -59,7 +56,7 @@ def _tell_admins_of_pause(campaign: Campaign, db: Database, until: dt.datetime, 
             f"绑定码验证已暂停到{texts.when(until, campaign.tz)}；分享手机号验证不受影响。")
     with db.session() as s:
         notify_admins(s, campaign, key=f"invite-pause:{until.isoformat()}", text=note, now=now,
-                      transports=ALL_TRANSPORTS)
+                      transports=None)  # any chat of theirs: the outbox keeps it until that transport runs
 
 
 def code_in(text: str) -> str | None:
@@ -99,5 +96,5 @@ def redeem(
     elif result.status == "ok":  # the contact was removed after the code was made
         text = "这个绑定码对应的联系人已被删除。" + ask_admin
     else:
-        text = "绑定码不对，请核对后再发（8位字母和数字，不分大小写）。{card}"
+        text = f"绑定码不对，请核对后再发（8位字母和数字，不分大小写）。{card}"
     return None, [Reply(text, request_contact=msg.caps.contact_card)]

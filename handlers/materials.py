@@ -17,7 +17,7 @@ from handlers import schedule, scoping, texts
 from handlers.context import Context
 from handlers.messages import Attachment, Choice, Reply
 from reminders.dispatch import route
-from store import checklist, desk_auth, directory, materials, outbox
+from store import checklist, desk_auth, directory, materials, outbox, reach
 from store.contacts_xlsx import read_contacts
 from store.database import Database
 from store.material_pack import build_pack
@@ -222,12 +222,14 @@ def desk_link(ctx: Context) -> list[Reply]:
 def nudge(ctx: Context) -> list[Reply]:
     """催报: remind the units of the sender's scope that have not reported counts, then those missing materials."""
     counts = schedule.nudge(ctx)
+    if not ctx.transports:
+        return counts  # it says nothing could be sent
     among = set(scoping.own_scope(ctx).members)
     sent, unreachable = remind_missing(ctx.db, ctx.campaign, ctx.now, ctx.transports, among)
     reply = (f"材料催报：{sent}人（每人每天最多一次）。" if sent
              else "材料：没有需要催报的人（都已交齐，或今天已经催过）。")
     if unreachable:
-        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(sorted(set(unreachable)))}。"
+        reply += "\n" + texts.unreachable(unreachable)
     return [*counts, Reply(reply)]
 
 
@@ -255,7 +257,7 @@ def remind_missing(db: Database, campaign: Campaign, now: dt.datetime, transport
                     "直接把文件、图片或视频发给我（说明里写类别），或发“上传”在网页上传；发“材料”查看清单。")
             for person in (p for p in people if p.department == dep.key):
                 chat = route(s, person, transports)
-                if chat is None:
+                if chat is None or reach.is_refused(s, *chat):
                     unreachable.append(person.name)
                     continue
                 sent += outbox.enqueue(s, key=f"materials-nudge:{deadline.collection}:{today}#{person.id}",

@@ -63,7 +63,7 @@ def propose(
         choices = (Choice(_short_amount(items, "新增"), "新增"), Choice(_short_amount(items, "累计为"), "累计"),
                    Choice("取消", "取消"))
     else:
-        body = (header or f"请核对，回复“确认”后才记录（{MINUTES}分钟内有效）：") + "\n"
+        body = (header or f"请核对（{MINUTES}分钟内有效）：") + "\n"
         body += lines_text(items, cumulative=kind == "correction")
         if kind == "correction":
             body += "\n（更正：把累计直接改为上面的数）"
@@ -99,8 +99,8 @@ def _cumulative_question(items: Sequence[Proposed]) -> str:
     else:
         question = "是新增下面的数，还是累计为下面的数？"
         shown = lines_text(items, cumulative=True)
-    return (f"{question}\n{shown}\n回复“新增”按新增记录；回复“累计”把累计改为这个数（记一笔差额，同“更正”）；"
-            f"回复“取消”不记。（{MINUTES}分钟内有效）")
+    return (f"{question}\n{shown}\n回复“新增”按新增记录，回复“累计”把累计改为这个数，回复“取消”不记。"
+            f"（{MINUTES}分钟内有效）")
 
 
 def _bare(p: Proposed) -> str:

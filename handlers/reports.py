@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from campaign import Indicator, Limits
 from campaign.units import conversion
 from handlers import booking, proposals, reading, texts
-from handlers.booking import key_of
 from handlers.context import Context
 from handlers.grammar import GrammarError, Item, parse
 from handlers.matching import Catalogue, catalogue_for
@@ -30,7 +29,6 @@ from store.ledger import Line
 
 MAX_PROBLEMS = 5  # a reply lists this many problems; a flood of garbage gets a short answer
 PROSE_LENGTH = 40  # a message this long (or with a 。) is a work summary: what maps is read, the rest named
-__all__ = ["key_of", "report", "undo"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def report(ctx: Context, text: str) -> list[Reply]:
 
 def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -> Reply:
     """Book at once, unless the same text was booked for this contact moments ago (then ask)."""
-    key = key_of(ctx)
+    key = booking.key_of(ctx)
 
     def job(s: Session) -> Reply | str:
         ledger.lock_department(s, ctx.person.department_id)  # the same-text check and the booking are one step
@@ -255,7 +253,7 @@ def undo(ctx: Context) -> list[Reply]:
     """Reverse the sender's last booking with a compensating entry."""
     try:
         target, booked = ctx.db.write(lambda s: ledger.undo_last(
-            s, key=key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text, now=ctx.now,
+            s, key=booking.key_of(ctx), contact_id=ctx.person.id, text=ctx.msg.text, now=ctx.now,
         ), ctx.person.department_id)
     except Duplicate as dup:
         return [booking.duplicate_reply(ctx, dup.booking_id)]

@@ -38,7 +38,7 @@ def progress(ctx: Context) -> list[Reply]:
     reporting = scope.reporting(ctx.campaign)
     with ctx.db.read() as s:
         missing = missing_departments(s, ctx.campaign, since, among=[d.key for d in reporting])
-        refused = _refused_names(ctx, s)
+        refused = _refused_names(ctx, s, set(scope.members))
     lines = [f"{'' if scope.kind == 'city' else scope.label}报数进度（自{since.month}月{since.day}日以来）："]
     if missing:
         lines.append(f"尚未登记（{len(missing)}/{len(reporting)}）：")
@@ -70,19 +70,22 @@ def nudge(ctx: Context) -> list[Reply]:
     since = _since(ctx)
     scope = scoping.own_scope(ctx)
     wanted = [d.key for d in scope.reporting(ctx.campaign)]
+    if not ctx.transports:
+        return [Reply(texts.NO_TRANSPORT)]
     with ctx.db.session() as s:
         missing = missing_departments(s, ctx.campaign, since, among=wanted)
         if not missing:
             return [Reply(f"{scope.label}有统计表项目的单位自{since.month}月{since.day}日以来都已登记，不用催报。")]
         keys = {d.key for d in missing}
-        text = (f"【催报】贵单位自{since.month}月{since.day}日以来尚未登记数据，请尽快登记并报送统计表。"
+        text = (f"【催报】贵单位自{since.month}月{since.day}日以来尚未登记数据，请尽快登记："
+                "发“指标”看本单位的项目和序号，再发“序号 数量”，例如：1 3。"
                 f"\n——{ctx.person.name}（{ctx.department.short}）")
         sent, unreachable = _queue(ctx, s, [p for p in directory.people(s) if p.department in keys], text)
     reply = f"已催报{len(missing)}个单位，{sent}人：" + "、".join(d.short for d in missing[:30])
     if len(missing) > 30:
         reply += f"等{len(missing)}个"
     if unreachable:
-        reply += f"\n还没有绑定聊天、收不到的：{'、'.join(unreachable)}。"
+        reply += "\n" + texts.unreachable(unreachable)
     return [Reply(reply)]
 
 
@@ -102,11 +105,15 @@ def _queue(ctx: Context, s: Session, people: list[directory.Person], text: str,
     return sent, unreachable
 
 
-def _refused_names(ctx: Context, session: Session) -> list[str]:
+def _refused_names(ctx: Context, session: Session, members: set[str]) -> list[str]:
+    """Contacts of the scope whose chat the platform refuses for good (blocked the bot, outside the app's range)."""
+    people = {p.id: p for p in directory.people(session)}
     names: list[str] = []
-    for _transport, chat_id, contact_id in reach.refused(session):
-        person = directory.person(session, contact_id) if contact_id is not None else None
-        label = f"{person.name}（{ctx.campaign.department(person.department).short}）" if person else chat_id
+    for _transport, _chat_id, contact_id in reach.refused(session):
+        person = people.get(contact_id) if contact_id is not None else None
+        if person is None or person.department not in members:
+            continue
+        label = f"{person.name}（{ctx.campaign.department(person.department).short}）"
         if label not in names:
             names.append(label)
     return names
@@ -153,7 +160,7 @@ def notify(ctx: Context) -> list[Reply]:
         return [Reply(f"您只能通知{own.label}的单位。")]
     if not ctx.transports:
         # The console, or `run` with no platform configured: nothing would carry the message.
-        return [Reply("现在没有运行中的聊天通道，通知发不出去（没有发出，也没有保存）。请在机器人正式运行时再发。")]
+        return [Reply(texts.NO_TRANSPORT)]
     members = set((target or own).members)
     text = f"【通知】{body}\n——{ctx.person.name}（{ctx.department.short}）"
     local = ctx.now.astimezone(ctx.campaign.tz)
@@ -165,7 +172,7 @@ def notify(ctx: Context) -> list[Reply]:
     who = target.label if target is not None else ("所有联系人" if own.kind == "city" else f"{own.label}所有联系人")
     reply = f"已通知{who}：{sent}人（今天内送达，过期不再发送）。"
     if unreachable:
-        reply += f"\n收不到的（没有绑定聊天、不在运行中的通道上或已屏蔽机器人）：{'、'.join(unreachable)}。"
+        reply += "\n" + texts.unreachable(unreachable)
     return [Reply(reply)]
 
 

@@ -19,8 +19,6 @@ UNKNOWN_USER_NO_CARD = (
     "您好！本机器人只为三明市网络市场监管专项行动各成员单位的联系人服务。\n"
     "请向市市场监管局网监科要一个绑定码，直接发给我即可。"
 )
-MEDIA_RECEIVED = ("收到图片（视频）。报送材料请按管理员的通知另行提交；报数请直接发文字，例如：查处网络违法案件 3。"
-                  "没有记录任何数据。")
 TOO_FAST = "您发得太快了，刚才的消息没有处理。请稍等几秒再发，已记录的数据不受影响。"
 GROUP_HELP = "请在与我的私聊中报送数据。在群里我只回答 /help。"
 WEEKDAYS = "一二三四五六日"
@@ -112,3 +110,11 @@ def department_totals(department: str, own: Sequence[Indicator], totals: dict[st
     if rest:
         lines.append(f"其余{rest}项为0。" if shown else f"全部{rest}项均为0，还没有报数。")
     return "\n".join(lines)
+
+
+NO_TRANSPORT = "现在机器人没有连上任何聊天软件，消息发不出去（没有发出，也没有保存）。请在机器人正式运行时再发。"
+
+
+def unreachable(names: list[str]) -> str:
+    """One wording, wherever a message could not go to someone."""
+    return f"收不到的（还没有绑定聊天或已屏蔽机器人）：{'、'.join(dict.fromkeys(names))}。"

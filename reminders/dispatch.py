@@ -68,9 +68,13 @@ def useful_until(campaign: Campaign, item: Planned) -> dt.datetime:
     return limit
 
 
-def route(session: Session, person: Person, transports: AbstractSet[str]) -> tuple[str, str] | None:
-    """The chat to reach a contact on: the newest binding on a running transport."""
-    usable = [c for c in directory.chats_of(session, person.id) if c[0] in transports]
+def route(session: Session, person: Person, transports: AbstractSet[str] | None) -> tuple[str, str] | None:
+    """The chat to reach a contact on: the newest binding on a running transport (None: on any transport).
+
+    A chat refused before is still chosen: deadline reminders keep trying it, and the first one that goes
+    through clears the mark (reminders/service.py). Broadcasts and 催报 skip refused chats themselves.
+    """
+    usable = [c for c in directory.chats_of(session, person.id) if transports is None or c[0] in transports]
     # Directory ids known in advance (WeCom, DingTalk) are identities too: reachable without a first message.
     return usable[-1] if usable else None
 
@@ -132,7 +136,7 @@ def spread(contact_id: int, over: dt.timedelta | None) -> dt.timedelta:
 
 
 def notify_admins(session: Session, campaign: Campaign, *, key: str, text: str, now: dt.datetime,
-                  transports: AbstractSet[str]) -> int:
+                  transports: AbstractSet[str] | None) -> int:
     """Queue a note to every reachable admin, once per key and admin."""
     queued = 0
     for admin in (p for p in directory.people(session) if p.is_admin):

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from campaign import Campaign
 from campaign.phones import normalize_phone
+from store.errors import AccountTaken
 from store.models import ContactRow, DepartmentRow, Identity
 
 # Contact fields that are really chat identities on a directory transport.
@@ -162,7 +163,15 @@ def bind(session: Session, *, transport: str, user_id: str, chat_id: str, contac
 
 def set_directory_id(session: Session, contact_id: int, transport: str, userid: str, now: dt.datetime,
                      source: str = "admin") -> None:
-    """Make `userid` the contact's one account on a directory transport (WeCom, DingTalk); "" removes it."""
+    """Make `userid` the contact's one account on a directory transport (WeCom, DingTalk); "" removes it.
+
+    Raises AccountTaken when the account is another contact's: a typo must not take a colleague's account.
+    """
+    if userid.strip():
+        holder = session.scalar(select(Identity.contact_id).where(Identity.transport == transport,
+                                                                  Identity.external_id == external_key(userid)))
+        if holder is not None and holder != contact_id:
+            raise AccountTaken(userid.strip(), holder)
     for row in session.scalars(select(Identity).where(Identity.contact_id == contact_id,
                                                       Identity.transport == transport)):
         if row.external_id != external_key(userid):

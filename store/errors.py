@@ -4,7 +4,8 @@ StoreError
 ├── StoreUnavailable   the database cannot be reached now: nothing was booked, try again
 ├── Duplicate          this message was booked before: nothing more was booked
 ├── NothingToUndo      the sender has no booking left to reverse
-└── WouldGoNegative    the booking would take a total below zero
+├── WouldGoNegative    the booking would take a total below zero
+└── AccountTaken       a directory account (WeCom, DingTalk userid) belongs to another contact
 """
 
 from __future__ import annotations
@@ -40,3 +41,12 @@ class WouldGoNegative(StoreError):
         self.indicator = indicator
         self.total = total
         self.change = change
+
+
+class AccountTaken(StoreError):
+    """A directory userid is another contact's: giving it to a second one would take that person's account."""
+
+    def __init__(self, userid: str, holder_id: int) -> None:
+        super().__init__(f"{userid} belongs to contact {holder_id}")
+        self.userid = userid
+        self.holder_id = holder_id

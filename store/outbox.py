@@ -59,13 +59,13 @@ def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: i
     crashed or hung): then it is taken again. The claim is a conditional UPDATE on the row's status and
     lease as read, so of two instances racing for a row exactly one wins it.
     """
-    expire_stale(session, now)
     due = or_(
         and_(OutboxRow.status == "pending", OutboxRow.not_before <= now),
         and_(OutboxRow.status == "sending", OutboxRow.lease_until < now),
     )
+    fresh = or_(OutboxRow.expires_at.is_(None), OutboxRow.expires_at > now)  # stale ones: expire_stale() drops them
     candidates = session.scalars(
-        select(OutboxRow).where(due, OutboxRow.transport.in_(transports))
+        select(OutboxRow).where(due, fresh, OutboxRow.transport.in_(transports))
         .order_by(OutboxRow.not_before, OutboxRow.id).limit(limit)
     ).all()
     taken: list[Outgoing] = []

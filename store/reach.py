@@ -1,7 +1,8 @@
 """Chats the platforms refuse for good: a member who blocked the bot, a userid outside the app's visible range.
 
 Marked when a send is refused permanently (bot/delivery.py), cleared when a send to the chat gets through again.
-进度 lists them, and the outbox sends nothing more to them until then.
+进度 lists them; broadcasts (通知) and 催报 skip them, while deadline reminders keep trying (the first one
+through clears the mark).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ def test_console_proposes_and_books_on_the_typed_word(tmp_path: Path) -> None:
     out = run_bot(tmp_path, "console", "--as", "方广成", stdin="\n".join(lines) + "\n")
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "请核对，回复“确认”后才记录" in text and "→ 发送" not in text.split("请核对")[1].split("已记录")[0]
+    assert "请核对（10分钟内有效）" in text and "回复“确认”记录" in text
+    assert "→ 发送" not in text.split("请核对")[1].split("已记录")[0]
     assert "· 1. 查处网络违法案件 +3 件" in text and "· 4. 清理网上违法有害信息 +860 条" in text
     assert "督促互联网企业关停违法违规账号 +12 个，累计 12 个" in text
     assert "已经确认记过了" in text
