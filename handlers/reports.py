@@ -135,6 +135,9 @@ def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool
     prose = "。" in text or len(text) >= PROSE_LENGTH
     if partial and (read.figures < 2 or exact_grammar and not prose):
         return []  # a short list is all or nothing: the exact refusal says what is wrong
+    if (read.correction or read.cumulative) and len({line.indicator.key for line in read.lines}) < len(read.lines):
+        # A total is set once: two figures for one row would be added up, which no one means by 更正 or 累计.
+        return _refuse(ctx, f"同一个项目在一条更正里只能出现一次。这条消息没有记录任何数据。\n{_how(ctx.own)}")
     seen: dict[str, Proposed] = {}
     for line in read.lines:
         prior = seen.get(line.indicator.key)

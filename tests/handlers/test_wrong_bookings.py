@@ -82,3 +82,9 @@ def test_another_departments_row_in_a_sentence_is_refused_not_read_as_an_own_row
     market = Chat(app, "王永辉")
     reply = market.say("今天查处网络违法案件3起")
     assert "是公安局的项目" in reply and "虚假违法广告" not in reply and "确认" not in reply, reply
+
+
+def test_a_loose_correction_naming_one_row_twice_is_refused(app: App) -> None:
+    police = Chat(app, "方广成")
+    reply = police.say("更正 今天查处网络违法案件5起，查处网络违法案件3起")
+    assert "只能出现一次" in reply and "确认" not in reply, reply
