@@ -28,6 +28,7 @@ from dingtalk_stream import AckMessage, CallbackMessage, ChatbotMessage
 from dingtalk_stream.version import VERSION_STRING  # type: ignore[import-untyped]
 
 from bot.app import App
+from bot.delivery import Courier, Verdict, with_retries
 from bot.dingtalk_settings import DingTalkSettings, load_settings
 from bot.directory_sync import DirectorySync
 from bot.wecom_limit import KeyedLocks, MemberLimiter
@@ -45,6 +46,22 @@ NOT_FOUND = 60121  # getbymobile: no member with this mobile
 
 class DingTalkError(Exception):
     """DingTalk answered a call with an error (or not with JSON)."""
+
+    def __init__(self, message: str, *, status: int = 200, refused: bool = False) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status of the answer
+        self.refused = refused  # the member is outside the robot's range: sending again would fail again
+
+
+def verdict(exc: BaseException) -> Verdict:
+    """How the one retry policy (bot/delivery.py) treats a failed DingTalk call."""
+    if isinstance(exc, DingTalkError):
+        if exc.refused:
+            return "permanent"
+        return "transient" if exc.status >= 500 or exc.status == 429 else "other"
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):  # connection refused or reset, a hang past the timeout
+        return "transient"
+    return "other"
 
 
 class DingTalkApi:
@@ -73,9 +90,9 @@ class DingTalkApi:
             try:
                 answer = await resp.json(content_type=None)
             except ValueError:
-                raise DingTalkError(f"{call}: HTTP {resp.status}, not JSON") from None
+                raise DingTalkError(f"{call}: HTTP {resp.status}, not JSON", status=resp.status) from None
             if resp.status != 200 or not isinstance(answer, dict):
-                raise DingTalkError(f"{call}: HTTP {resp.status} {str(answer)[:200]}")
+                raise DingTalkError(f"{call}: HTTP {resp.status} {str(answer)[:200]}", status=resp.status)
         if answer.get("errcode", 0) not in (0, NOT_FOUND):
             raise DingTalkError(f"{call}: errcode {answer.get('errcode')} {answer.get('errmsg', '')}")
         return answer
@@ -108,7 +125,10 @@ class DingTalkApi:
         return endpoint, ticket
 
     async def send(self, userid: str, key: str, param: dict[str, Any]) -> None:
-        """One robot message to one member (oToMessages/batchSend)."""
+        """One robot message to one member (oToMessages/batchSend), under the one retry policy."""
+        await with_retries(lambda: self._send_once(userid, key, param), verdict, what="DingTalk batchSend")
+
+    async def _send_once(self, userid: str, key: str, param: dict[str, Any]) -> None:
         headers = {"x-acs-dingtalk-access-token": await self.access_token()}
         answer = await self._json("POST", f"{self.settings.api_base_url}/v1.0/robot/oToMessages/batchSend",
                                   "robot/oToMessages/batchSend", headers=headers, json={
@@ -116,9 +136,13 @@ class DingTalkApi:
                                       "msgKey": key, "msgParam": json.dumps(param, ensure_ascii=False),
                                   })
         if answer.get("invalidStaffIdList"):
-            raise DingTalkError(f"robot/oToMessages/batchSend: not delivered to {userid} (outside the robot's range?)")
+            raise DingTalkError(f"robot/oToMessages/batchSend: not delivered to {userid} (outside the robot's range?)",
+                                refused=True)
 
     async def upload(self, filename: str, data: bytes) -> str:
+        return await with_retries(lambda: self._upload_once(filename, data), verdict, what="DingTalk media/upload")
+
+    async def _upload_once(self, filename: str, data: bytes) -> str:
         # quote_fields=False: the Chinese filename goes as raw UTF-8, not percent-encoded (as for WeCom).
         form = aiohttp.FormData(quote_fields=False)
         form.add_field("type", "file")
@@ -198,6 +222,7 @@ class DingTalkTransport:
         self.client.register_callback_handler(ChatbotMessage.TOPIC, _RobotHandler(self))
         self.client.pre_start()
         self.limiter = MemberLimiter(limit=settings.member_per_minute)
+        self.courier = Courier(app)
         self._working = KeyedLocks()
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
@@ -258,12 +283,17 @@ class DingTalkTransport:
             log.info("DingTalk message without a sender id or message id ignored")
             return
         async with self._working.hold(msg.sender_id):  # one message at a time per member, in order
+            received = self.app.now()
             replies = await asyncio.to_thread(self.app.core.handle, msg)
-            for reply in replies:
+            for n, reply in enumerate(replies):
                 target = reply.chat_id or msg.chat_id
+                # Sent (with retries), or kept in the outbox and sent late with a note: never silence after a
+                # booking, which would make the member report again.
                 try:
-                    await self.send(target, reply)
-                except Exception:
+                    await self.courier.reply(
+                        TRANSPORT, target, reply, functools.partial(self.send, target, reply),
+                        key=f"{TRANSPORT}:{msg.chat_id}:{msg.message_id}:{n}", received=received, classify=verdict)
+                except Exception:  # refused as malformed: sending it again would fail again
                     log.exception("DingTalk reply to %s for message %s failed", target, msg.message_id)
 
     async def send(self, chat_id: str, reply: Reply) -> None:

@@ -93,6 +93,28 @@ def test_report_is_confirmed_and_shows_in_totals(bot: Bot) -> None:
     assert bot.bookings("fanggc") == 1
 
 
+def test_a_send_failing_once_is_retried_and_confirmed_once(bot: Bot) -> None:
+    """DingTalk answering 500 to the confirmation: the one retry policy sends it again; booked and said once."""
+    before = len(bot.ding.sent_to("fanggc"))
+    bot.ding.failures.append(500)
+    confirmation = bot.say("fanggc", "查处网络违法案件 2", "已记录")
+    assert "+2 件" in confirmation.text and not bot.ding.failures
+    assert sum("已记录" in s.text for s in bot.ding.sent_to("fanggc")[before:]) == 1
+
+
+def test_a_member_outside_the_robots_range_is_reported_once(bot: Bot) -> None:
+    """invalidStaffIdList is a refusal for good: not retried, the admins hear of it once, and 进度 names them."""
+    bot.ding.refused.add("wangxf")
+    try:
+        frame = bot.ding.deliver("wangxf", "日程")  # books nothing: other tests count her bookings
+        assert bot.ding.wait_ack(frame)["code"] == 200
+        note = bot.ding.wait_sent("wangyh", "消息无法送达")
+        assert "王晓芳" in note.text
+        assert "王晓芳" in bot.say("wangyh", "进度", "报数进度").text
+    finally:
+        bot.ding.refused.discard("wangxf")
+
+
 def test_export_arrives_as_a_file(bot: Bot) -> None:
     before = len(bot.ding.state.uploads)
     sent = bot.say("wangyh", "导出", "", key="sampleFile")

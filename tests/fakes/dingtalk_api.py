@@ -85,6 +85,8 @@ class FakeDingTalk:
         self.oauth_codes: dict[str, tuple[str, str]] = {}  # authCode -> (unionId, mobile); each answered once
         self.unionids: dict[str, str] = {}  # unionId -> directory userid, for getbyunionid
         self._user_tokens: dict[str, tuple[str, str]] = {}  # user access token -> (unionId, mobile)
+        self.failures: list[int] = []  # HTTP statuses the next batchSend calls answer (500: DingTalk is down)
+        self.refused: set[str] = set()  # userids batchSend reports in invalidStaffIdList (outside the range)
 
     def __enter__(self) -> FakeDingTalk:
         self._thread.start()
@@ -224,10 +226,14 @@ class FakeDingTalk:
         body = await request.json()
         if body.get("robotCode") != ROBOT_CODE:
             return web.json_response({"code": "invalidRobotCode", "message": "robot"}, status=400)
+        if self.failures:
+            return web.json_response({"code": "ServiceUnavailable", "message": "busy"}, status=self.failures.pop(0))
         param = json.loads(body["msgParam"])
-        sent = [Sent(str(userid), body["msgKey"], param, token) for userid in body["userIds"]]
+        refused = [str(u) for u in body["userIds"] if str(u) in self.refused]
+        sent = [Sent(str(userid), body["msgKey"], param, token) for userid in body["userIds"]
+                if str(userid) not in self.refused]
         self._note(lambda s: s.sent.extend(sent))
-        return web.json_response({"processQueryKey": secrets.token_hex(8), "invalidStaffIdList": [],
+        return web.json_response({"processQueryKey": secrets.token_hex(8), "invalidStaffIdList": refused,
                                   "flowControlledStaffIdList": []})
 
     async def _upload(self, request: web.Request) -> web.Response:
