@@ -364,7 +364,7 @@ def _reminders(r: _Reader, raw: Mapping[str, Any]) -> Reminders:
     grace = t.get("grace_hours", 48)
     if not isinstance(grace, int) or isinstance(grace, bool) or not 0 <= grace <= 24 * 30:
         raise r.fail("reminders.grace_hours", "must be a whole number of hours from 0 to 720")
-    lease = r.whole(t, "lease_seconds", "reminders", 120, 1, 3600)
+    lease = r.whole(t, "lease_seconds", "reminders", 300, 1, 3600)
     return Reminders(tuple(sorted(set(offsets), reverse=True)), at, grace, lease)
 
 

@@ -134,7 +134,7 @@ class Reminders:
     # A reminder missed while the bot was down still goes out this late (never after its deadline day).
     grace_hours: int = 48
     # An outbox claim holds this long; a row whose sender died is then taken again (store/outbox.py).
-    lease_seconds: int = 120
+    lease_seconds: int = 300
 
 
 @dataclass(frozen=True)

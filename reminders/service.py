@@ -143,7 +143,11 @@ class ReminderService:
             notify_admins(session, self.app.campaign, key=f"expired:{key}", text=note, now=now,
                           transports=set(self.transports))
 
-    async def _send_one(self, item: outbox.Outgoing) -> int:
+    async def _send_one(self, claimed: outbox.Outgoing) -> int:
+        item = await asyncio.to_thread(self._renew, claimed)
+        if item is None:
+            log.info("outbox %s: taken by another sender while this one waited", claimed.key)
+            return 0
         try:
             await self.transports[item.transport].send(item.chat_id, Reply(item.text))
         except Undeliverable as exc:
@@ -156,6 +160,11 @@ class ReminderService:
             return 0
         await asyncio.to_thread(self._sent, item)
         return 1
+
+    def _renew(self, item: outbox.Outgoing) -> outbox.Outgoing | None:
+        lease = dt.timedelta(seconds=self.app.campaign.reminders.lease_seconds)
+        with self.app.db.session() as s:
+            return outbox.renew(s, item, self.app.now() + lease)
 
     def _sent(self, item: outbox.Outgoing) -> None:
         with self.app.db.session() as s:

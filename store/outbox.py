@@ -8,6 +8,7 @@ the same row, and a row whose sender died is taken again once its lease has run 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ class Outgoing:
     text: str
     attempts: int
     contact_id: int | None = None
+    lease_until: dt.datetime | None = None  # the claim this sender holds (None: not claimed)
 
 
 def enqueue(
@@ -48,7 +50,7 @@ def enqueue(
 
 
 CLAIM_BATCH = 5  # rows taken per claim: a crash strands at most these until their lease runs out
-LEASE = dt.timedelta(minutes=2)  # how long a claim holds: far longer than one send with its retries
+LEASE = dt.timedelta(minutes=5)  # how long a claim holds: far longer than one send with its retries
 
 
 def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: int = CLAIM_BATCH,
@@ -79,8 +81,22 @@ def claim_due(session: Session, now: dt.datetime, transports: set[str], limit: i
         )
         if getattr(result, "rowcount", 0) == 1:
             taken.append(Outgoing(row.id, row.key, row.transport, row.chat_id, row.text, row.attempts + 1,
-                                  row.contact_id))
+                                  row.contact_id, now + lease))
     return taken
+
+
+def renew(session: Session, item: Outgoing, until: dt.datetime) -> Outgoing | None:
+    """Extend the claim on one row just before it is sent; None when its lease ran out and another sender took it.
+
+    A claim covers a few rows sent one after another: each one gets a fresh lease of its own before its send, so
+    a slow send of an earlier row never lets another instance take (and send again) a later one.
+    """
+    held = OutboxRow.lease_until.is_(None) if item.lease_until is None else OutboxRow.lease_until == item.lease_until
+    result = session.execute(
+        update(OutboxRow).where(OutboxRow.id == item.id, OutboxRow.status == "sending", held)
+        .values(lease_until=until).execution_options(synchronize_session=False)
+    )
+    return dataclasses.replace(item, lease_until=until) if getattr(result, "rowcount", 0) == 1 else None
 
 
 def expire_stale(session: Session, now: dt.datetime) -> list[Outgoing]:

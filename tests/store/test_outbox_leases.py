@@ -73,3 +73,22 @@ def test_an_expired_row_is_dropped_and_reported_never_sent(app: App, clock: Fake
         dropped = outbox.expire_stale(s, app.now())
         assert [d.key for d in dropped] == ["notify:x#1"]
         assert outbox.claim_due(s, app.now(), {"wecom"}) == []
+
+
+def test_each_row_gets_a_fresh_lease_before_its_send_and_a_lost_claim_is_not_sent(app: App, clock: FakeClock) -> None:
+    """A claim of several rows sent one after another: a slow first send must not let another instance take the
+    later rows (their lease is renewed just before each send); a row whose lease ran out is not sent by both."""
+    _queue(app, 2)
+    lease = dt.timedelta(seconds=30)
+    with app.db.session() as s:
+        first, second = outbox.claim_due(s, app.now(), {"wecom"}, lease=lease)
+    clock.advance(seconds=25)  # the first send was slow
+    with app.db.session() as s:
+        renewed = outbox.renew(s, second, app.now() + lease)
+    assert renewed is not None
+    clock.advance(seconds=10)  # past the claim's first lease, within the renewed one
+    with app.db.session() as s:
+        taken = outbox.claim_due(s, app.now(), {"wecom"}, lease=lease)
+    assert [t.key for t in taken] == [first.key]  # the unrenewed row is taken again; the renewed one is not
+    with app.db.session() as s:
+        assert outbox.renew(s, first, app.now() + lease) is None  # so its first sender must not send it
