@@ -275,11 +275,13 @@ def _load_pinyin() -> dict[int, str]:
     return table
 
 
-_READINGS = _load_pinyin()
+_READINGS: dict[int, str] = {}  # filled on the first lookup: loading the table costs start-up ~50 ms
 
 
 @lru_cache(maxsize=8192)
 def _syllable(ch: str) -> str:
+    if not _READINGS:
+        _READINGS.update(_load_pinyin())
     reading = _READINGS.get(ord(ch))
     if reading is None:
         return ch.lower()  # not a Chinese character: itself
