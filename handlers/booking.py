@@ -19,10 +19,11 @@ def key_of(ctx: Context) -> MessageKey:
     return MessageKey(ctx.msg.transport, ctx.msg.chat_id, ctx.msg.message_id)
 
 
-def book(s: Session, ctx: Context, key: MessageKey, text: str, lines: Sequence[Line]) -> Booked:
+def book(s: Session, ctx: Context, key: MessageKey, text: str, lines: Sequence[Line], *,
+         locked: bool = False) -> Booked:
     """Book a report's lines (raises Duplicate, WouldGoNegative like ledger.book)."""
     return ledger.book(s, key=key, contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                       kind="report", text=text, lines=lines, now=ctx.now)
+                       kind="report", text=text, lines=lines, now=ctx.now, locked=locked)
 
 
 def correct(
@@ -35,6 +36,7 @@ def correct(
     booked = ledger.book(
         s, key=key, contact_id=ctx.person.id, department_id=ctx.person.department_id, kind="correction",
         text=text, lines=[Line(ind.key, value - before[ind.key]) for ind, value in targets], now=ctx.now,
+        locked=True,
     )
     return before, booked
 

@@ -40,6 +40,7 @@ COUNTY_ADMIN = frozenset({"progress", "notify", "nudge"})
 _SLASH = {words[0]: name for name, words in WORDS.items()}
 # Longest first, so 添加联系人 wins over 联系人.
 _CHINESE = sorted(((w, name) for name, words in WORDS.items() for w in words[1:]), key=lambda p: -len(p[0]))
+_FIRST = frozenset(word[0] for word, _ in _CHINESE)
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,11 @@ def parse_command(text: str) -> Command | None:
         word, _, args = stripped.partition(" ")
         word = word.split("@", 1)[0].lower()  # /help@SanmingBot in a group chat
         return Command(_SLASH.get(word, "unknown"), args.strip(), word)
+    lowered = stripped.lower()
+    if lowered[:1] not in _FIRST:  # most messages are reports: one look-up instead of a loop over every word
+        return None
     for word, name in _CHINESE:
-        if stripped.lower().startswith(word):
+        if lowered.startswith(word):
             rest = stripped[len(word):]
             # 记录 starts no indicator name, but "help me" must not count as help
             if rest and word.isascii() and rest[0].isalnum():

@@ -51,6 +51,8 @@ class GrammarError(ValueError):
 
 def clean(text: str) -> str:
     """Fold full-width forms and drop control characters, keeping line breaks."""
+    if text.isascii() and text.isprintable():  # "1 3": nothing to fold or drop (NFKC leaves ASCII as it is)
+        return text.strip()
     folded = unicodedata.normalize("NFKC", text)
     folded = folded.replace("\u2212", "-").replace("\u2014", "-").replace("\u2013", "-")
     return "".join(ch for ch in folded if ch in "\n\t" or unicodedata.category(ch)[0] != "C").strip()

@@ -7,6 +7,7 @@ within 10 minutes is proposed instead and booked only on 确认 (handlers/propos
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +23,7 @@ from handlers.matching import Catalogue, catalogue_for
 from handlers.messages import Choice, Reply
 from handlers.numbers import VAGUE
 from handlers.proposals import Proposed
-from store import ledger
+from store import ledger, reporting
 from store import proposals as proposal_store
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.ledger import Line
@@ -94,19 +95,25 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
     key = booking.key_of(ctx)
 
     def job(s: Session) -> Reply | str:
-        ledger.lock_department(s, ctx.person.department_id)  # the same-text check and the booking are one step
-        done = ledger.find_booking(s, key)
-        if done is not None:
-            raise Duplicate(done)
-        same = proposal_store.recent_same_text(s, ctx.person.id, key, text, ctx.now - proposal_store.SAME_TEXT_WINDOW)
-        if same is not None:
-            return texts.when(same, ctx.campaign.tz).split(" ")[-1]
-        proposal_store.drop_open(s, key.transport, key.chat_id)
+        since = ctx.now - proposal_store.SAME_TEXT_WINDOW
         if kind == "correction":
+            seen = reporting.before_report(s, key=key, contact_id=ctx.person.id,
+                                           department_id=ctx.person.department_id, text=text, since=since)
+            if seen.booked is not None:
+                raise Duplicate(seen.booked)
+            if seen.same_at is not None:
+                return texts.when(seen.same_at, ctx.campaign.tz).split(" ")[-1]
+            if seen.proposal_open:
+                proposal_store.drop_open(s, key.transport, key.chat_id)
             targets = [(p.indicator, p.amount) for p in items]
             before, _ = booking.correct(s, ctx, key, text, targets)
             return booking.corrected_reply(ctx, targets, before)
-        booked = booking.book(s, ctx, key, text, [Line(p.indicator.key, p.amount) for p in items])
+        # The same-text check and the booking are one step (store/reporting.py): one round trip on PostgreSQL.
+        booked = reporting.book_report(
+            s, key=key, contact_id=ctx.person.id, department_id=ctx.person.department_id, text=text,
+            lines=[Line(p.indicator.key, p.amount) for p in items], now=ctx.now, since=since)
+        if isinstance(booked, dt.datetime):
+            return texts.when(booked, ctx.campaign.tz).split(" ")[-1]
         return booking.booked_reply(ctx, booked)
 
     try:

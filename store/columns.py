@@ -20,19 +20,22 @@ class Amount(TypeDecorator[Decimal]):
     cache_ok = True
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> int | None:
-        if value is None:
-            return None
-        if not isinstance(value, Decimal):
-            raise TypeError(f"amounts must be Decimal, not {type(value).__name__}")
-        scaled = value * _FACTOR
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"amount {value} has more than {SCALE} decimal places")
-        return int(scaled)
+        return None if value is None else to_scaled(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-SCALE))
+
+
+def to_scaled(value: Decimal) -> int:
+    """The scaled integer the ledger stores for an amount; a float or a fifth decimal place is refused."""
+    if not isinstance(value, Decimal):
+        raise TypeError(f"amounts must be Decimal, not {type(value).__name__}")
+    scaled = value * _FACTOR
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"amount {value} has more than {SCALE} decimal places")
+    return int(scaled)
 
 
 def to_amount(raw: int | None) -> Decimal:

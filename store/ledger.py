@@ -6,12 +6,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, func, insert, select, text
+from sqlalchemy import Connection, Integer, Table, bindparam, func, insert, select, text
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, aliased
 
-from store.columns import Amount, UTCDateTime, to_amount
+from store.columns import Amount, UTCDateTime, to_amount, to_scaled
 from store.errors import Duplicate, NothingToUndo, WouldGoNegative
 from store.models import Booking, DepartmentRow, Entry, Total
 from store.statements import Prepared
@@ -40,9 +41,10 @@ class Booked:
 
 
 # The booking transaction in SQLAlchemy Core, its statements built once at import and compiled once per
-# dialect (store/statements.py): a booking runs three of them (four on PostgreSQL, which also locks the
-# department) and no ORM unit of work. The two upserts are text(): plain SQL that SQLite (3.35+) and
-# PostgreSQL both understand, where the dialects' insert().on_conflict_*() would need one construct each.
+# dialect (store/statements.py): on SQLite a booking runs three of them, on PostgreSQL one (BOOK_POSTGRESQL, the
+# same three steps in one round trip) after the department's lock, and no ORM unit of work. The two upserts are
+# text(): plain SQL that SQLite (3.35+) and PostgreSQL both understand, where the dialects'
+# insert().on_conflict_*() would need one construct each.
 _BOOKINGS = cast(Table, Booking.__table__)
 _ENTRIES = cast(Table, Entry.__table__)
 # ON CONFLICT DO NOTHING ... RETURNING: a redelivered message (the unique key) or a second undo of one booking
@@ -63,6 +65,29 @@ ADD_TO_TOTAL = Prepared(text(
     " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
     " RETURNING amount"
 ).bindparams(bindparam("amount", type_=Amount())))
+# PostgreSQL: the three steps above as data-modifying CTEs of one statement, so a booking costs one round trip
+# to the server instead of one per statement. A redelivery (ON CONFLICT DO NOTHING) returns no row and
+# inserts nothing else, since every later step joins the booking it did not make.
+# The lines of the booking `booking` (a CTE returning its id) into entries and totals, for one statement.
+LINES_INTO_ENTRIES_AND_TOTALS = (
+    " line AS (SELECT l.indicator, l.amount, l.n FROM unnest(CAST(:indicators AS varchar[]),"
+    " CAST(:amounts AS bigint[])) WITH ORDINALITY AS l(indicator, amount, n)),"
+    " entry AS (INSERT INTO entries (booking_id, department_id, indicator, amount, booked_at)"
+    " SELECT booking.id, :department_id, line.indicator, line.amount, :booked_at FROM booking, line"
+    " ORDER BY line.n),"
+    " added AS (INSERT INTO totals (department_id, indicator, amount)"
+    " SELECT :department_id, line.indicator, SUM(line.amount) FROM booking, line GROUP BY line.indicator"
+    " ORDER BY line.indicator"
+    " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
+    " RETURNING indicator, amount)"
+)
+BOOK_POSTGRESQL = Prepared(text(
+    "WITH booking AS (INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind,"
+    " text, booked_at, reverses_id) VALUES (:transport, :chat_id, :message_id, :contact_id, :department_id,"
+    " :kind, :text, :booked_at, :reverses_id) ON CONFLICT DO NOTHING RETURNING id),"
+    + LINES_INTO_ENTRIES_AND_TOTALS +
+    " SELECT booking.id, added.indicator, added.amount FROM booking LEFT JOIN added ON true"
+).bindparams(bindparam("booked_at", type_=UTCDateTime()), bindparam("reverses_id", type_=Integer())))
 FIND_BOOKING = Prepared(select(_BOOKINGS.c.id).where(
     _BOOKINGS.c.transport == bindparam("transport"), _BOOKINGS.c.chat_id == bindparam("chat_id"),
     _BOOKINGS.c.message_id == bindparam("message_id"),
@@ -70,7 +95,10 @@ FIND_BOOKING = Prepared(select(_BOOKINGS.c.id).where(
 LOCK_DEPARTMENT = Prepared(
     select(DepartmentRow.id).where(DepartmentRow.id == bindparam("department_id")).with_for_update(key_share=True)
 )
-BOOKING_STATEMENTS = (INSERT_BOOKING, INSERT_ENTRIES, ADD_TO_TOTAL, FIND_BOOKING, LOCK_DEPARTMENT)
+BOOKING_STATEMENTS = {  # what a booking runs, per dialect (a test holds each compiled once)
+    "sqlite": (INSERT_BOOKING, INSERT_ENTRIES, ADD_TO_TOTAL, FIND_BOOKING),
+    "postgresql": (BOOK_POSTGRESQL, FIND_BOOKING, LOCK_DEPARTMENT),
+}
 
 
 def book(
@@ -84,51 +112,101 @@ def book(
     lines: Sequence[Line],
     now: dt.datetime,
     reverses_id: int | None = None,
+    locked: bool = False,
 ) -> Booked:
     """Book all lines of one message, or none; raise Duplicate if the message was booked before.
 
     On a refusal (Duplicate, NothingToUndo, WouldGoNegative) the caller rolls back: the transaction, or the
     report's SAVEPOINT in a group commit (store/writer.py), so nothing of the message is left behind.
+    locked: the caller holds the department's lock already (lock_department, store/checks.py).
     """
-    for line in lines:  # before any SQL: a float must never reach the ledger, not even half-way
-        if not isinstance(line.amount, Decimal):
-            raise TypeError(f"amounts must be Decimal, not {type(line.amount).__name__}")
+    refuse_floats(lines)
     conn = session.connection()
-    inserted = INSERT_BOOKING.execute(conn, {
-        "transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id,
-        "contact_id": contact_id, "department_id": department_id, "kind": kind, "text": text, "booked_at": now,
-        "reverses_id": reverses_id,
-    })
-    if not inserted:
+    values = {"transport": key.transport, "chat_id": key.chat_id, "message_id": key.message_id,
+              "contact_id": contact_id, "department_id": department_id, "kind": kind, "text": text,
+              "booked_at": now, "reverses_id": reverses_id}
+    changes = changes_of(lines)
+    if conn.dialect.name == "postgresql":
+        if not locked:
+            lock_department(session, department_id)
+        booking_id, after = _book_in_one_statement(conn, values, lines)
+    else:
+        booking_id, after = _book_statement_by_statement(conn, values, lines, changes)
+    if booking_id is None:
         existing = find_booking(session, key)
         if existing is None:  # the conflict was the reverses_id: that booking is already undone
             raise NothingToUndo()
         raise Duplicate(existing)
+    refuse_negative(changes, after)
+    return Booked(booking_id, tuple(lines), after)
+
+
+def _book_statement_by_statement(conn: Connection, values: dict[str, Any], lines: Sequence[Line],
+                                 changes: dict[str, Decimal]) -> tuple[int | None, dict[str, Decimal]]:
+    """SQLite, in-process: three short statements under the write lock BEGIN IMMEDIATE took."""
+    inserted = INSERT_BOOKING.execute(conn, values)
+    if not inserted:
+        return None, {}
     booking_id = int(inserted[0][0])
-    lock_department(session, department_id)
     rows = [
-        {"booking_id": booking_id, "department_id": department_id, "indicator": line.indicator,
-         "amount": line.amount, "booked_at": now}
+        {"booking_id": booking_id, "department_id": values["department_id"], "indicator": line.indicator,
+         "amount": line.amount, "booked_at": values["booked_at"]}
         for line in lines
     ]
     if len(rows) == 1:
         INSERT_ENTRIES.execute(conn, rows[0])
     elif rows:
         INSERT_ENTRIES.execute_many(conn, rows)
+    after: dict[str, Decimal] = {}
+    for indicator in sorted(changes):  # sorted: one order of row locks for every booking
+        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": values["department_id"], "indicator": indicator,
+                                               "amount": changes[indicator]})
+        after[indicator] = to_amount(raw)
+    return booking_id, after
+
+
+def _book_in_one_statement(conn: Connection, values: dict[str, Any], lines: Sequence[Line],
+                           ) -> tuple[int | None, dict[str, Decimal]]:
+    """PostgreSQL: the booking, its entries and the totals in one statement, one round trip to the server."""
+    rows = BOOK_POSTGRESQL.execute(conn, {**values, **line_arrays(lines)})
+    if not rows:
+        return None, {}
+    return int(rows[0][0]), totals_of(rows)
+
+
+def line_arrays(lines: Sequence[Line]) -> dict[str, list[str] | list[int]]:
+    """The :indicators and :amounts parameters of LINES_INTO_ENTRIES_AND_TOTALS."""
+    try:
+        amounts = [to_scaled(line.amount) for line in lines]
+    except ValueError as exc:  # as the Amount column type refuses it on SQLite: a StatementError, nothing sent
+        raise StatementError(str(exc), "LINES_INTO_ENTRIES_AND_TOTALS", {}, exc) from exc
+    return {"indicators": [line.indicator for line in lines], "amounts": amounts}
+
+
+def totals_of(rows: Sequence[tuple[Any, ...]]) -> dict[str, Decimal]:
+    """The new totals from rows ending in (indicator, raw amount) (added's RETURNING)."""
+    return {str(row[-2]): to_amount(row[-1]) for row in rows if row[-2] is not None}
+
+
+def refuse_floats(lines: Sequence[Line]) -> None:
+    """Before any SQL: a float must never reach the ledger, not even half-way."""
+    for line in lines:
+        if not isinstance(line.amount, Decimal):
+            raise TypeError(f"amounts must be Decimal, not {type(line.amount).__name__}")
+
+
+def refuse_negative(changes: dict[str, Decimal], after: dict[str, Decimal]) -> None:
+    for indicator in sorted(changes):
+        if after[indicator] < 0:
+            raise WouldGoNegative(indicator, after[indicator] - changes[indicator], changes[indicator])
+
+
+def changes_of(lines: Sequence[Line]) -> dict[str, Decimal]:
+    """Each indicator's change: the sum of its lines (a message may name one row twice)."""
     changes: dict[str, Decimal] = {}
     for line in lines:
         changes[line.indicator] = changes.get(line.indicator, Decimal(0)) + line.amount
-    after: dict[str, Decimal] = {}
-    # Sorted: two bookings of one department lock its total rows in one order (no deadlock on PostgreSQL).
-    for indicator in sorted(changes):
-        change = changes[indicator]
-        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": department_id, "indicator": indicator,
-                                               "amount": change})
-        total = to_amount(raw)
-        if total < 0:
-            raise WouldGoNegative(indicator, total - change, change)
-        after[indicator] = total
-    return Booked(booking_id, tuple(lines), after)
+    return changes
 
 
 def lock_department(session: Session, department_id: int) -> None:

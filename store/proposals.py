@@ -7,27 +7,20 @@ import json
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store.columns import UTCDateTime
 from store.ledger import Line, MessageKey
 from store.models import Proposal
 from store.statements import Prepared
 
-# Every exact report runs these two beside its booking (store/ledger.py): compiled once and run on the driver's
-# cursor, as the booking's own statements are, since through the ORM they cost more than the booking itself.
+# A report that finds a proposal waiting (store/checks.py) runs this beside its booking: compiled once and run on
+# the driver's cursor, as the booking's own statements are, since through the ORM it cost more than the booking.
 DROP_OPEN = Prepared(text(
     "UPDATE proposals SET status = 'dropped' WHERE transport = :transport AND chat_id = :chat_id"
     " AND status = 'open'"
 ))
-SAME_TEXT = Prepared(text(
-    "SELECT booked_at FROM bookings WHERE contact_id = :contact_id AND transport = :transport"
-    " AND chat_id = :chat_id AND booked_at >= :since AND kind IN ('report', 'correction') AND text = :text"
-    " ORDER BY id DESC LIMIT 1"
-).bindparams(bindparam("since", type_=UTCDateTime())))
-
 TTL = dt.timedelta(minutes=10)  # a proposal not confirmed within this is dropped
 SAME_TEXT_WINDOW = dt.timedelta(minutes=10)  # the same report again this soon is asked about, not booked
 
@@ -86,21 +79,3 @@ def mark_booked(session: Session, proposal: Proposal, booking_id: int) -> None:
     proposal.status = "booked"
     proposal.booking_id = booking_id
     session.flush()
-
-
-def recent_same_text(session: Session, contact_id: int, key: MessageKey, text: str, since: dt.datetime,
-                     ) -> dt.datetime | None:
-    """When the contact last booked a report or correction with exactly this text in this chat since a moment.
-
-    In this chat: a person who got no answer sends again where they sent before. One contact may also
-    speak through several accounts (tests and benchmarks bind many to one), each its own stream.
-    """
-    conn = session.connection()
-    rows = SAME_TEXT.execute(conn, {"contact_id": contact_id, "transport": key.transport, "chat_id": key.chat_id,
-                                    "since": since, "text": text})
-    if not rows:
-        return None
-    read = UTCDateTime().dialect_impl(conn.dialect).result_processor(conn.dialect, None)
-    value = read(rows[0][0]) if read is not None else rows[0][0]
-    assert isinstance(value, dt.datetime)
-    return value

@@ -29,6 +29,7 @@ class _Plan:
     names: tuple[str, ...]
     processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
+    pairs: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()  # names with their processors, zipped once
 
 
 class Prepared:
@@ -56,17 +57,17 @@ class Prepared:
         processors = tuple(
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
         )
-        plan = _Plan(compiled.string, names, processors, positional)
+        plan = _Plan(compiled.string, names, processors, positional, tuple(zip(names, processors, strict=True)))
         self._plans[dialect.name] = plan
         Prepared.compilations += 1
         return plan
 
     def _parameters(self, plan: _Plan, values: Mapping[str, Any]) -> Any:
+        processed: list[Any] = []
         try:
-            processed = [
-                value if process is None or value is None else process(value)
-                for value, process in zip((values[name] for name in plan.names), plan.processors, strict=True)
-            ]
+            for name, process in plan.pairs:  # a plain loop: this runs for every statement of every booking
+                value = values[name]
+                processed.append(value if process is None or value is None else process(value))
         except (TypeError, ValueError) as exc:
             raise StatementError(f"({type(exc).__module__}.{type(exc).__name__}) {exc}", plan.sql, dict(values),
                                  exc) from exc
@@ -75,8 +76,8 @@ class Prepared:
     def execute(self, conn: Connection, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Run once with these values; return the rows it returns (RETURNING, SELECT), unprocessed."""
         plan = self.plan(conn.dialect)
-        parameters = self._parameters(plan, values)
-        cursor = conn.connection.cursor()
+        parameters = self._parameters(plan, values) if plan.pairs else ([] if plan.positional else {})
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             _run(conn, cursor, plan.sql, parameters, many=False)
             # Read to the end: SQLite finishes a RETURNING statement only then, and COMMIT needs it finished.
@@ -108,3 +109,34 @@ def _run(conn: Connection, cursor: Any, sql: str, parameters: Any, *, many: bool
         if lost:
             conn.invalidate(exc)
         raise error from exc
+
+
+def together(conn: Connection, steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """Run statements in order and return each one's rows; on PostgreSQL all in one round trip.
+
+    psycopg's pipeline mode sends them (and the transaction's BEGIN) at once and reads the answers after;
+    each still runs after the one before has finished, so a lock taken first holds for the rest. A failing
+    statement fails the whole call, as it would have failed the transaction.
+    """
+    if conn.dialect.name != "postgresql" or len(steps) < 2:
+        return [prepared.execute(conn, values) for prepared, values in steps]
+    driver = conn.connection.dbapi_connection
+    plans = [(prepared.plan(conn.dialect), prepared, values) for prepared, values in steps]
+    cursors = [driver.cursor() for _ in steps]  # type: ignore[union-attr]
+    sql = "; ".join(plan.sql for plan, _, _ in plans)
+    try:
+        try:
+            with driver.pipeline():  # type: ignore[union-attr]
+                for cursor, (plan, prepared, values) in zip(cursors, plans, strict=True):
+                    cursor.execute(plan.sql, prepared._parameters(plan, values))
+        except conn.dialect.loaded_dbapi.Error as exc:
+            lost = conn.dialect.is_disconnect(exc, driver, cursors[0])
+            error = DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
+                                        connection_invalidated=lost, dialect=conn.dialect)
+            if lost:
+                conn.invalidate(exc)
+            raise error from exc
+        return [list(cursor.fetchall()) if cursor.description is not None else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()

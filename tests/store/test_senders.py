@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -123,14 +124,18 @@ def test_postgresql_instances_tell_each_other(app: App, db_url: str, person: Per
 
 @pytest.fixture
 def statements(app: App) -> Iterator[list[str]]:
+    """Every statement SQLite runs, as its own trace callback sees it (BEGIN goes straight to the driver)."""
     seen: list[str] = []
 
-    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        seen.append(statement)
+    def trace(dbapi_connection: Any, _record: object) -> None:
+        if app.db.dialect == "sqlite":
+            dbapi_connection.set_trace_callback(seen.append)
 
-    event.listen(app.db.engine, "before_cursor_execute", record)
+    app.db.writer.close()
+    app.db.engine.dispose()  # new connections, each with the callback
+    event.listen(app.db.engine, "connect", trace)
     yield seen
-    event.remove(app.db.engine, "before_cursor_execute", record)
+    event.remove(app.db.engine, "connect", trace)
 
 
 def test_a_report_takes_the_write_lock_once_and_the_look_up_never(app: App, person: Person,
