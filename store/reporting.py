@@ -33,13 +33,16 @@ from store.ledger import LINES_INTO_ENTRIES_AND_TOTALS, LOCK_DEPARTMENT, Booked,
 from store.statements import Prepared, together
 
 # The same text: `b.message_id <> :message_id` so that a redelivery is a duplicate, never "the same text
-# again" (it is its own first booking). `+b.contact_id`: the unary plus keeps SQLite from walking
-# ix_bookings_contact (every booking the contact ever made) instead of the department's last minutes.
+# again" (it is its own first booking). The plan is the point: SQLite must read the department's last minutes
+# (ix_bookings_department_time), never every booking the contact ever made (ix_bookings_contact) or the chat
+# ever had (the unique key), or the whole table backwards (for an ORDER BY id), all of which it chose once
+# ANALYZE had run. So `+b.contact_id` and `|| ''` make those columns unindexable, and MAX replaces ORDER BY.
+# PostgreSQL reads them as the same values.
 _SAME_TEXT = (
-    "SELECT b.booked_at FROM bookings b WHERE b.department_id = :department_id AND b.booked_at >= :since"
-    " AND +b.contact_id = :contact_id AND b.transport = :transport AND b.chat_id = :chat_id"
+    "SELECT MAX(b.booked_at) AS booked_at FROM bookings b"
+    " WHERE b.department_id = :department_id AND b.booked_at >= :since AND +b.contact_id = :contact_id"
+    " AND b.transport || '' = :transport AND b.chat_id || '' = :chat_id"
     " AND b.message_id <> :message_id AND b.kind IN ('report', 'correction') AND b.text = :text"
-    " ORDER BY b.id DESC LIMIT 1"
 )
 _OPEN_PROPOSAL = "SELECT 1 FROM proposals WHERE transport = :transport AND chat_id = :chat_id AND status = 'open'"
 BEFORE_REPORT = Prepared(text(
@@ -47,14 +50,14 @@ BEFORE_REPORT = Prepared(text(
     f" AND message_id = :message_id), ({_SAME_TEXT}), EXISTS ({_OPEN_PROPOSAL})"
 ).bindparams(bindparam("since", type_=UTCDateTime())))
 # PostgreSQL: the questions and the booking in one statement. Nothing is inserted when the same text was booked
-# moments ago (`same`) or this message was booked before (ON CONFLICT); a waiting proposal is dropped only by a
-# booking. One row always comes back: the new booking's id (or NULL), the same text's time (or NULL), and a
-# total per indicator.
+# moments ago (`same`, one row: NULL when it was not) or this message was booked before (ON CONFLICT); a waiting
+# proposal is dropped only by a booking. One row always comes back: the new booking's id (or NULL), the same
+# text's time (or NULL), and a total per indicator.
 BOOK_REPORT_POSTGRESQL = Prepared(text(
     f"WITH same AS ({_SAME_TEXT}),"
     " booking AS (INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind, text,"
     " booked_at) SELECT :transport, :chat_id, :message_id, :contact_id, :department_id, 'report', :text,"
-    " :booked_at WHERE NOT EXISTS (SELECT 1 FROM same) ON CONFLICT DO NOTHING RETURNING id),"
+    " :booked_at WHERE (SELECT booked_at FROM same) IS NULL ON CONFLICT DO NOTHING RETURNING id),"
     " dropped AS (UPDATE proposals SET status = 'dropped' WHERE transport = :transport AND chat_id = :chat_id"
     " AND status = 'open' AND EXISTS (SELECT 1 FROM booking)),"
     + LINES_INTO_ENTRIES_AND_TOTALS +
