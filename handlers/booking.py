@@ -27,10 +27,12 @@ def book(s: Session, ctx: Context, key: MessageKey, text: str, lines: Sequence[L
 
 
 def correct(
-    s: Session, ctx: Context, key: MessageKey, text: str, targets: Sequence[tuple[Indicator, Decimal]],
+    s: Session, ctx: Context, key: MessageKey, text: str, targets: Sequence[tuple[Indicator, Decimal]], *,
+    locked: bool = False,
 ) -> tuple[dict[str, Decimal], Booked]:
     """Set each indicator's total to its target by booking the difference; return the totals before."""
-    ledger.lock_department(s, ctx.person.department_id)
+    if not locked:  # the report's own checks took the lock already (store/reporting.before_report)
+        ledger.lock_department(s, ctx.person.department_id)
     current = ledger.totals(s, [ctx.person.department_id], [ind.key for ind, _ in targets])
     before = {ind.key: current.get((ctx.person.department_id, ind.key), Decimal(0)) for ind, _ in targets}
     booked = ledger.book(

@@ -106,7 +106,7 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
             if seen.proposal_open:
                 proposal_store.drop_open(s, key.transport, key.chat_id)
             targets = [(p.indicator, p.amount) for p in items]
-            before, _ = booking.correct(s, ctx, key, text, targets)
+            before, _ = booking.correct(s, ctx, key, text, targets, locked=True)
             return booking.corrected_reply(ctx, targets, before)
         # The same-text check and the booking are one step (store/reporting.py): one round trip on PostgreSQL.
         booked = reporting.book_report(
