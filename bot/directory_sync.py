@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,10 @@ log = logging.getLogger(__name__)
 
 Lookup = Callable[[str], Awaitable[str | None]]  # mobile -> userid, None when the directory has no such member
 CHECK_EVERY = 60.0  # seconds between looks at the contact list (a cheap read; lookups only on a change)
+# A lookup that failed (network, rate limit, the app may not read the directory) is asked again after this,
+# doubling up to RETRY_MAX: a contact is not left unregistered for the whole run by one bad minute.
+RETRY_FIRST = dt.timedelta(minutes=1)
+RETRY_MAX = dt.timedelta(hours=1)
 
 
 class DirectorySync:
@@ -34,7 +39,8 @@ class DirectorySync:
     def __init__(self, app: App, transport: str, label: str, lookup: Lookup, how_to_fix: str) -> None:
         self.app, self.transport, self.label = app, transport, label
         self.lookup, self.how_to_fix = lookup, how_to_fix
-        self._looked: set[tuple[int, str]] = set()  # (contact, mobile) pairs already asked about
+        self._looked: set[tuple[int, str]] = set()  # (contact, mobile) pairs the directory answered about
+        self._failed: dict[tuple[int, str], tuple[int, dt.datetime]] = {}  # pair -> (failures, ask again at)
         self._reported: frozenset[int] = frozenset()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,19 +65,27 @@ class DirectorySync:
     async def run_once(self) -> None:
         people, known = await asyncio.to_thread(self._read)
         wanted = [p for p in people if p.id not in known]
-        fresh = [p for p in wanted if p.mobile and (p.id, p.mobile) not in self._looked]
+        now = self.app.now()
+        fresh = [p for p in wanted if p.mobile and (p.id, p.mobile) not in self._looked
+                 and self._failed.get((p.id, p.mobile), (0, now))[1] <= now]
         for person in fresh:
-            self._looked.add((person.id, person.mobile))  # asked once per mobile, found or not
+            pair = (person.id, person.mobile)
             try:
                 userid = await self.lookup(person.mobile)
-            except Exception as exc:  # e.g. the app may not read the directory: say so once, not every minute
-                log.warning("%s: looking up %s by mobile failed: %s", self.label, person.name, exc)
+            except Exception as exc:  # asked again later; said once, not every minute
+                failures = self._failed.get(pair, (0, now))[0] + 1
+                self._failed[pair] = (failures, now + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
+                (log.warning if failures == 1 else log.debug)(
+                    "%s: looking up %s by mobile failed (%s); asking again later", self.label, person.name, exc)
                 continue
+            self._looked.add(pair)  # the directory answered: asked once per mobile, found or not
+            self._failed.pop(pair, None)
             if userid:
                 await asyncio.to_thread(self._bind, person, userid)
                 known[person.id] = userid
                 log.info("%s: %s matched to directory user %s by mobile", self.label, person.name, userid)
-        missing = [p for p in wanted if p.id not in known]
+        # Who the directory does not know: not those it could not be asked about (they are asked again later).
+        missing = [p for p in wanted if p.id not in known and (p.id, p.mobile) not in self._failed]
         ids = frozenset(p.id for p in missing)
         if not missing or ids == self._reported or not fresh:
             self._reported = ids if not missing else self._reported
