@@ -385,12 +385,18 @@ class TelegramTransport:
             log.warning("could not apologise for update %s: %s", update_id, exc)
 
 
+PUBLIC_API_HOST = "api.telegram.org"
+
+
 async def download_capped(url: str, limit: int) -> bytes | None:
     """The file at url, streamed; None as soon as it grows past `limit` bytes (the rest is never read)."""
     chunks: list[bytes] = []
     size = 0
-    # trust_env off: an HTTP_PROXY meant for the internet must not capture a self-hosted Bot API server.
-    client = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10), trust_env=False)
+    # The public Bot API through HTTPS_PROXY when one is set, as PTB's own requests go (where Telegram is reached
+    # only through a proxy, documents would otherwise never arrive); a self-hosted server directly, so that a
+    # proxy meant for the internet does not capture it.
+    public = httpx.URL(url).host == PUBLIC_API_HOST
+    client = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=10), trust_env=public)
     async with client, client.stream("GET", url) as response:
         response.raise_for_status()
         declared = response.headers.get("Content-Length", "")
