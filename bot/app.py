@@ -29,11 +29,12 @@ class App:
 
 def check_sections(campaign: Campaign) -> None:
     """The sections other modules read, checked at start like the rest: a typo there must not wait for `run`."""
-    from bot import telegram_settings, wecom_settings  # no platform library: only their key checks
+    from bot import dingtalk_settings, telegram_settings, wecom_settings  # no platform library: only key checks
     from reminders.calendar import calendar_from_config
 
     telegram_settings.check_section(campaign)
     wecom_settings.check_section(campaign)
+    dingtalk_settings.check_section(campaign)
     calendar_from_config(campaign.sections.get("calendar"), campaign.path)
 
 
