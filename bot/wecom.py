@@ -9,6 +9,7 @@ that imports wechatpy, and only for its crypto and XML parsing (see bot/wecom_ap
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -49,6 +50,8 @@ MEDIA_KINDS = {"image": ".jpg", "video": ".mp4"}
 _MAX_BODY = 256 * 1024  # a callback is a few KB of XML; refuse anything far bigger before parsing it
 _REMEMBERED = 4096  # callbacks remembered to drop WeCom's retries
 _DRAIN_SECONDS = 10.0  # at stop, how long messages already accepted may still take
+RECHECK_FIRST = 60.0  # after a failed start-up check: seconds until the next, doubling up to RECHECK_MAX
+RECHECK_MAX = 1800.0
 
 
 class Refused(Exception):
@@ -185,6 +188,7 @@ class WeComTransport:
         self.courier = Courier(app)
         self._cards: OrderedDict[str, Reply] = OrderedDict()  # task id -> the reply whose choices it shows
         self.directory = DirectorySync(app, TRANSPORT, "企业微信", self.api.userid_by_mobile, FIX_DIRECTORY)
+        self._recheck_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         web_app = web.Application(client_max_size=_MAX_BODY)
@@ -199,9 +203,34 @@ class WeComTransport:
         log.info("WeCom callback listening on http://%s:%d%s (API %s)", self.settings.host, self.port,
                  CALLBACK_PATH, self.settings.api_base_url)
         if await check(self.api):  # one line naming the cause when the credentials or the network are wrong
-            await self.create_menu()
-            self.directory.start()
+            await self._ready()
+        else:  # messages are still answered (a reply that fails is kept); the menu and lookups wait for the API
+            self._recheck_task = asyncio.create_task(self._recheck_until_ready())
         await self._replay()
+
+    async def _ready(self) -> None:
+        await self.create_menu()
+        self.directory.start()
+
+    async def recheck(self) -> bool:
+        """Try the start-up check again; when it passes, set the menu and start the directory lookups."""
+        if not await check(self.api, again=True):
+            return False
+        log.info("WeCom start-up check passed now: menu set and directory lookups started")
+        await self._ready()
+        return True
+
+    async def _recheck_until_ready(self) -> None:
+        """A failed check at start (a network blip, a fixed 企业可信IP) must not leave the whole run without them."""
+        delay = RECHECK_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                if await self.recheck():
+                    return
+            except Exception:
+                log.exception("WeCom: re-checking the API failed")
+            delay = min(delay * 2, RECHECK_MAX)
 
     async def create_menu(self) -> bool:
         """Send [wecom] menu with menu/create; a failure is logged, the bot works without a menu."""
@@ -227,6 +256,10 @@ class WeComTransport:
             self._spawn(msg, item.id)
 
     async def stop(self) -> None:
+        if self._recheck_task is not None:
+            self._recheck_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recheck_task
         await self.directory.stop()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -54,13 +54,16 @@ def explain(exc: Exception, base_url: str) -> str:
             f" / WeCom start-up check failed: cannot reach {base_url} ({via_en}; set HTTPS_PROXY/NO_PROXY)")
 
 
-async def check(api: WeComApi) -> bool:
-    """gettoken and agent/get; on failure log the one line and return False."""
+async def check(api: WeComApi, *, again: bool = False) -> bool:
+    """gettoken and agent/get; on failure log the one line and return False.
+
+    again: a re-check after a failed start (bot/wecom.py): the line was logged then, so now only at debug level.
+    """
     try:
         await api.access_token()
         await api.agent()
     except (WeComApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
-        log.error("%s", explain(exc, api.settings.api_base_url))
+        log.log(logging.DEBUG if again else logging.ERROR, "%s", explain(exc, api.settings.api_base_url))
         return False
     log.info("WeCom start-up check passed (gettoken, agent/get)")
     return True

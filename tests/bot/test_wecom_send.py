@@ -109,3 +109,24 @@ def test_wrong_secret_raises(app: App) -> None:
         run(app, api, lambda t: t.send("u1", Reply("一")), secret="wrong")
     assert (err.value.call, err.value.errcode) == ("gettoken", 40001)
     assert "wrong" not in str(err.value)
+
+
+def test_a_failed_start_up_check_is_tried_again_and_then_sets_the_menu(app: App) -> None:
+    """A network blip or a 企业可信IP fixed after start must not leave the run without menu and lookups."""
+    with FakeWeComApi(blocked_ip="203.0.113.7") as api:
+        async def main() -> None:
+            transport = WeComTransport(app, settings(api))
+            await transport.start()
+            try:
+                assert not [c for c in api.calls if c.path == "menu/create"]
+                assert transport._recheck_task is not None and not transport._recheck_task.done()
+                assert not await transport.recheck()  # still refused: nothing set
+                api.blocked_ip = ""  # the operator added the server's IP
+                assert await transport.recheck()
+                assert [c for c in api.calls if c.path == "menu/create"]
+                assert transport.directory._task is not None
+            finally:
+                await transport.stop()
+            assert transport._recheck_task.cancelled() or transport._recheck_task.done()
+
+        asyncio.run(main())
