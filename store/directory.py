@@ -9,6 +9,7 @@ for transports whose enterprise directory vouches for its userids (WeCom, DingTa
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +20,8 @@ from campaign import Campaign
 from campaign.phones import normalize_phone
 from store.errors import AccountTaken
 from store.models import ContactRow, DepartmentRow, Identity
+
+log = logging.getLogger(__name__)
 
 # Contact fields that are really chat identities on a directory transport.
 DIRECTORY_FIELDS = {"wecom_userid": "wecom", "dingtalk_userid": "dingtalk"}
@@ -61,7 +64,8 @@ def _person(row: ContactRow, department_key: str) -> Person:
 def sync_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> None:
     """Make the departments match config and add config contacts the database has never seen.
 
-    Contacts that admins changed or removed in chat keep those changes: the database wins.
+    Contacts that admins changed or removed in chat keep those changes: the database wins. A directory userid
+    that config gave and config now changes follows config (_follow_config_ids).
     """
     rows = {row.key: row for row in session.scalars(select(DepartmentRow))}
     for dep in campaign.departments:
@@ -74,10 +78,11 @@ def sync_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> Non
     session.flush()
     for dep in campaign.departments:
         rows[dep.key].parent_id = rows[dep.parent].id if dep.parent else None
-    known = {(c.department_id, c.name) for c in session.scalars(select(ContactRow))}
+    known = {(c.department_id, c.name): c.id for c in session.scalars(select(ContactRow))}
     for contact in campaign.contacts:
         dep_id = rows[contact.department].id
         if (dep_id, contact.name) in known:
+            _follow_config_ids(session, known[(dep_id, contact.name)], contact.directory_ids(), now)
             continue
         new = ContactRow(
             name=contact.name, department_id=dep_id, section=contact.section, mobile=contact.mobile,
@@ -89,6 +94,21 @@ def sync_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> Non
         for transport, userid in contact.directory_ids().items():
             set_directory_id(session, new.id, transport, userid, now, source="config")
     session.flush()
+
+
+def _follow_config_ids(session: Session, contact_id: int, wanted: dict[str, str], now: dt.datetime) -> None:
+    """A userid config.toml gives replaces the one config gave before; one an admin, the directory lookup or a
+    first message set stays (the database wins, as for the other fields)."""
+    for transport, userid in wanted.items():
+        rows = list(session.scalars(select(Identity).where(Identity.contact_id == contact_id,
+                                                           Identity.transport == transport)))
+        if any(row.external_id == external_key(userid) for row in rows) or any(r.source != "config" for r in rows):
+            continue
+        try:
+            set_directory_id(session, contact_id, transport, userid, now, source="config")
+        except AccountTaken as exc:  # config names a colleague's account: start anyway, and say so
+            log.warning("config.toml gives contact %d the %s account %s, which is contact %d's: not changed",
+                        contact_id, transport, exc.userid, exc.holder_id)
 
 
 def department_ids(session: Session) -> dict[str, int]:

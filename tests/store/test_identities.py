@@ -9,6 +9,7 @@ from alembic.config import Config
 from sqlalchemy import inspect, text
 
 from bot.app import App
+from campaign import Campaign
 from store import directory
 from store.database import MIGRATIONS, Database
 
@@ -70,3 +71,27 @@ def test_directory_ids_from_config_and_admins(app: App) -> None:
         directory.save_contact(s, department_id=fang.department_id, name=fang.name, now=T0, dingtalk_userid="fgc02")
         assert directory.bound_person(s, "dingtalk", "FGC01") is None
         assert directory.directory_ids(s, "dingtalk") == {fang.id: "fgc02"}
+
+
+def test_a_userid_config_changes_follows_config_and_one_an_admin_set_stays(app: App) -> None:
+    import dataclasses
+
+    def with_userids(**userids: str) -> Campaign:
+        contacts = tuple(dataclasses.replace(c, wecom_userid=userids.get(c.name, c.wecom_userid))
+                         for c in app.campaign.contacts)
+        return dataclasses.replace(app.campaign, contacts=contacts)
+
+    names = [c.name for c in app.campaign.contacts][:3]
+    first, second, third = names
+    with app.db.session() as s:
+        ids = {p.name: p.id for p in directory.people(s)}
+        directory.sync_campaign(s, with_userids(**{first: "cfg-one", second: "cfg-two"}), T0)
+        assert directory.directory_ids(s, "wecom")[ids[first]] == "cfg-one"
+        directory.set_directory_id(s, ids[second], "wecom", "admin-two", T0, source="admin")
+        # config changes both: the config-given one follows, the admin's stays; a colleague's id is refused
+        directory.sync_campaign(s, with_userids(**{first: "cfg-one-b", second: "cfg-two-b",
+                                                  third: "admin-two"}), T0)
+        found = directory.directory_ids(s, "wecom")
+        assert found[ids[first]] == "cfg-one-b" and directory.bound_person(s, "wecom", "cfg-one") is None
+        assert found[ids[second]] == "admin-two"
+        assert ids[third] not in found or found[ids[third]] != "admin-two"
