@@ -51,6 +51,9 @@ class RetryPolicy:
     attempts: int = 4
     base: float = 0.5  # seconds before the first retry (before jitter)
     cap: float = 8.0  # longest single wait
+    # The longest wait a platform may ask for (Telegram's flood control) that is waited out here; a longer one
+    # fails the send at once, so the reply goes to the outbox and is sent late instead of holding its handler.
+    longest_asked: float = 60.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
         """The wait after failed attempt number `attempt` (1-based): uniform in [base/2, min(cap, base*2^(n-1))]."""
@@ -87,6 +90,9 @@ async def with_retries(
             if verdict != "transient" or attempt == policy.attempts:
                 raise
             asked = retry_after(exc)
+            if asked is not None and asked > policy.longest_asked:
+                log.warning("%s failed (%s); the platform asks for %.0f s: not waited here", what, exc, asked)
+                raise
             wait = asked + rng() * 0.5 if asked is not None else policy.delay(attempt, rng)
             log.warning("%s failed (%s); retry %d in %.1f s", what, exc, attempt, wait)
             await sleep(wait)

@@ -55,6 +55,14 @@ def test_the_platforms_wait_is_honoured() -> None:
     assert 7 <= waits[0] <= 7.5
 
 
+def test_a_wait_longer_than_a_minute_is_not_waited_here() -> None:
+    """Flood control asking for an hour must not hold the handler: the send fails and the reply is sent late."""
+    with pytest.raises(Flaky):
+        run([Flaky(retry_after=3600)])
+    _, waits, _ = run([Flaky(retry_after=60)])
+    assert 60 <= waits[0] <= 60.5
+
+
 def test_after_the_last_attempt_the_failure_comes_out() -> None:
     with pytest.raises(Flaky):
         run([Flaky()] * 4)
