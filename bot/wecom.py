@@ -253,7 +253,7 @@ class WeComTransport:
         for item in left:
             log.warning("WeCom: handling message %s accepted before a restart", item.message_id)
             msg = Incoming(TRANSPORT, item.chat_id, item.sender_id, item.message_id, item.text, caps=CAPS)
-            self._spawn(msg, item.id)
+            self._spawn(msg, item.id, received=item.received_at)  # a late reply names when it was sent
 
     async def stop(self) -> None:
         if self._recheck_task is not None:
@@ -396,12 +396,14 @@ class WeComTransport:
             return inbox.accept(s, transport=TRANSPORT, chat_id=msg.chat_id, sender_id=msg.sender_id,
                                 message_id=msg.message_id, text=msg.text, now=self.app.now())
 
-    def _spawn(self, msg: Incoming, row_id: int | None, cb: Callback | None = None) -> None:
-        self._later(self._process(msg, row_id, cb))
+    def _spawn(self, msg: Incoming, row_id: int | None, cb: Callback | None = None, *,
+               received: dt.datetime | None = None) -> None:
+        self._later(self._process(msg, row_id, cb, received=received))
 
-    async def _process(self, msg: Incoming, row_id: int | None, cb: Callback | None = None) -> None:
+    async def _process(self, msg: Incoming, row_id: int | None, cb: Callback | None = None, *,
+                       received: dt.datetime | None = None) -> None:
         async with self._working.hold(msg.sender_id):
-            received = self.app.now()
+            received = received or self.app.now()
             if msg.message_id.startswith("enter-"):  # a greeting left from before a restart: not worth sending
                 replies: list[Reply] = []
             elif cb is not None and cb.media_id:

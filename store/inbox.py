@@ -24,6 +24,7 @@ class Accepted:
     sender_id: str
     message_id: str
     text: str
+    received_at: dt.datetime | None = None  # when it was accepted: a late reply says that time
 
 
 def accept(session: Session, *, transport: str, chat_id: str, sender_id: str, message_id: str, text: str,
@@ -51,4 +52,4 @@ def unhandled(session: Session, transport: str, received_before: dt.datetime) ->
         .where(InboxRow.transport == transport, InboxRow.handled_at.is_(None), InboxRow.received_at < received_before)
         .order_by(InboxRow.id)
     )
-    return [Accepted(r.id, r.chat_id, r.sender_id, r.message_id, r.text) for r in rows]
+    return [Accepted(r.id, r.chat_id, r.sender_id, r.message_id, r.text, r.received_at) for r in rows]

@@ -22,5 +22,6 @@ def test_accept_once_and_replay_the_unhandled(app: App) -> None:
     with app.db.session() as s:
         left = inbox.unhandled(s, "wecom", T0 + dt.timedelta(minutes=1))
         assert [(i.id, i.message_id, i.text) for i in left] == [(second, "m2", "1 3")]
+        assert left[0].received_at == T0 + dt.timedelta(seconds=5)  # a late reply names this time, not the replay's
         assert inbox.unhandled(s, "wecom", T0 + dt.timedelta(seconds=1)) == []  # accepted after the start
         assert inbox.unhandled(s, "telegram", T0 + dt.timedelta(minutes=1)) == []
