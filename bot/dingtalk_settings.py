@@ -49,16 +49,19 @@ class DingTalkSettings:
     member_per_minute: int = MEMBER_PER_MINUTE
 
 
+def _reader(campaign: Campaign, environ: Mapping[str, str] | None) -> SettingsReader:
+    return SettingsReader(campaign, "dingtalk", env=PUBLIC_KEYS, secrets=SECRET_KEYS, config=CONFIG_KEYS,
+                          environ=environ)
+
+
 def check_section(campaign: Campaign) -> None:
     """[dingtalk] in config.toml holds only known keys of the right type, and no secret: checked at every start."""
-    r = SettingsReader(campaign, "dingtalk", env=PUBLIC_KEYS, secrets=SECRET_KEYS, config=CONFIG_KEYS, environ={})
-    r.number("member_per_minute", MEMBER_PER_MINUTE, 1, 100_000)
+    _reader(campaign, {}).number("member_per_minute", MEMBER_PER_MINUTE, 1, 100_000)
 
 
 def load_settings(campaign: Campaign, environ: Mapping[str, str] | None = None) -> DingTalkSettings | None:
     """The DingTalk settings, or None when no client id and secret are set. Raises ConfigError on bad values."""
-    r = SettingsReader(campaign, "dingtalk", env=PUBLIC_KEYS, secrets=SECRET_KEYS, config=CONFIG_KEYS,
-                       environ=environ)
+    r = _reader(campaign, environ)
     missing = r.missing(("client_id", "client_secret"))
     if missing:
         if len(missing) == 1:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.app import App
+from bot.delivery import RetryPolicy
 from reminders.dispatch import notify_admins
 from store import directory
 from store.directory import Person
@@ -27,10 +28,10 @@ log = logging.getLogger(__name__)
 
 Lookup = Callable[[str], Awaitable[str | None]]  # mobile -> userid, None when the directory has no such member
 CHECK_EVERY = 60.0  # seconds between looks at the contact list (a cheap read; lookups only on a change)
-# A lookup that failed (network, rate limit, the app may not read the directory) is asked again after this,
-# doubling up to RETRY_MAX: a contact is not left unregistered for the whole run by one bad minute.
-RETRY_FIRST = dt.timedelta(minutes=1)
-RETRY_MAX = dt.timedelta(hours=1)
+# A lookup that failed (network, rate limit, the app may not read the directory) is asked again after 1, 2,
+# 4 … 60 minutes (the delivery backoff at the top of its range): one bad minute must not leave a contact
+# unregistered for the whole run.
+RETRY = RetryPolicy(base=60.0, cap=3600.0)
 
 
 class DirectorySync:
@@ -74,7 +75,8 @@ class DirectorySync:
                 userid = await self.lookup(person.mobile)
             except Exception as exc:  # asked again later; said once, not every minute
                 failures = self._failed.get(pair, (0, now))[0] + 1
-                self._failed[pair] = (failures, now + min(RETRY_MAX, RETRY_FIRST * 2 ** (failures - 1)))
+                wait = RETRY.delay(failures, rng=lambda: 1.0)
+                self._failed[pair] = (failures, now + dt.timedelta(seconds=wait))
                 (log.warning if failures == 1 else log.debug)(
                     "%s: looking up %s by mobile failed (%s); asking again later", self.label, person.name, exc)
                 continue

@@ -33,7 +33,7 @@ from telegram.ext import Application, CallbackQueryHandler, ContextTypes, Messag
 from bot.app import App
 from bot.delivery import Courier
 from bot.telegram_send import MAX_TEXT, ChoiceTable, TelegramRateLimiter, deliver, verdict
-from bot.telegram_settings import TelegramSettings, load_settings, redact_in_logs
+from bot.telegram_settings import DEFAULT_BASE_URL, TelegramSettings, load_settings, redact_in_logs
 from bot.telegram_webhook import WebhookServer
 from bot.transport import Transport
 from bot.wecom_limit import KeyedLocks
@@ -385,7 +385,7 @@ class TelegramTransport:
             log.warning("could not apologise for update %s: %s", update_id, exc)
 
 
-PUBLIC_API_HOST = "api.telegram.org"
+PUBLIC_API_HOST = httpx.URL(DEFAULT_BASE_URL).host
 
 
 async def download_capped(url: str, limit: int) -> bytes | None:

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import itertools
 import logging
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 
 from bot.app import App
-from bot.delivery import Courier
+from bot.delivery import Courier, RetryPolicy
 from bot.directory_sync import DirectorySync
 from bot.wecom_api import MediaTooLarge, WeComApi, split_text, verdict
 from bot.wecom_cards import button_text, card_of, fits_card, label_of, menu_buttons
@@ -50,8 +51,7 @@ MEDIA_KINDS = {"image": ".jpg", "video": ".mp4"}
 _MAX_BODY = 256 * 1024  # a callback is a few KB of XML; refuse anything far bigger before parsing it
 _REMEMBERED = 4096  # callbacks remembered to drop WeCom's retries
 _DRAIN_SECONDS = 10.0  # at stop, how long messages already accepted may still take
-RECHECK_FIRST = 60.0  # after a failed start-up check: seconds until the next, doubling up to RECHECK_MAX
-RECHECK_MAX = 1800.0
+RECHECK = RetryPolicy(base=60.0, cap=1800.0)  # after a failed start-up check: about 1, 2, 4 … 30 minutes
 
 
 class Refused(Exception):
@@ -222,15 +222,13 @@ class WeComTransport:
 
     async def _recheck_until_ready(self) -> None:
         """A failed check at start (a network blip, a fixed 企业可信IP) must not leave the whole run without them."""
-        delay = RECHECK_FIRST
-        while True:
-            await asyncio.sleep(delay)
+        for attempt in itertools.count(1):
+            await asyncio.sleep(RECHECK.delay(attempt))
             try:
                 if await self.recheck():
                     return
             except Exception:
                 log.exception("WeCom: re-checking the API failed")
-            delay = min(delay * 2, RECHECK_MAX)
 
     async def create_menu(self) -> bool:
         """Send [wecom] menu with menu/create; a failure is logged, the bot works without a menu."""

@@ -19,11 +19,10 @@ def key_of(ctx: Context) -> MessageKey:
     return MessageKey(ctx.msg.transport, ctx.msg.chat_id, ctx.msg.message_id)
 
 
-def book(s: Session, ctx: Context, key: MessageKey, text: str, lines: Sequence[Line], *,
-         locked: bool = False) -> Booked:
+def book(s: Session, ctx: Context, key: MessageKey, text: str, lines: Sequence[Line]) -> Booked:
     """Book a report's lines (raises Duplicate, WouldGoNegative like ledger.book)."""
     return ledger.book(s, key=key, contact_id=ctx.person.id, department_id=ctx.person.department_id,
-                       kind="report", text=text, lines=lines, now=ctx.now, locked=locked)
+                       kind="report", text=text, lines=lines, now=ctx.now)
 
 
 def correct(
@@ -31,7 +30,7 @@ def correct(
     locked: bool = False,
 ) -> tuple[dict[str, Decimal], Booked]:
     """Set each indicator's total to its target by booking the difference; return the totals before."""
-    if not locked:  # the report's own checks took the lock already (store/reporting.before_report)
+    if not locked:  # the report's own checks took the lock already (store/reporting.clear_for)
         ledger.lock_department(s, ctx.person.department_id)
     current = ledger.totals(s, [ctx.person.department_id], [ind.key for ind, _ in targets])
     before = {ind.key: current.get((ctx.person.department_id, ind.key), Decimal(0)) for ind, _ in targets}

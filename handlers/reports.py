@@ -94,27 +94,21 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
     """Book at once, unless the same text was booked for this contact moments ago (then ask)."""
     key = booking.key_of(ctx)
 
-    def job(s: Session) -> Reply | str:
+    def job(s: Session) -> Reply | dt.datetime:
         since = ctx.now - proposal_store.SAME_TEXT_WINDOW
+        # The same-text check and the booking are one step (store/reporting.py): one round trip on PostgreSQL.
         if kind == "correction":
-            seen = reporting.before_report(s, key=key, contact_id=ctx.person.id,
-                                           department_id=ctx.person.department_id, text=text, since=since)
-            if seen.booked is not None:
-                raise Duplicate(seen.booked)
-            if seen.same_at is not None:
-                return texts.when(seen.same_at, ctx.campaign.tz).split(" ")[-1]
-            if seen.proposal_open:
-                proposal_store.drop_open(s, key.transport, key.chat_id)
+            same = reporting.clear_for(s, key=key, contact_id=ctx.person.id,
+                                       department_id=ctx.person.department_id, text=text, since=since)
+            if same is not None:
+                return same
             targets = [(p.indicator, p.amount) for p in items]
             before, _ = booking.correct(s, ctx, key, text, targets, locked=True)
             return booking.corrected_reply(ctx, targets, before)
-        # The same-text check and the booking are one step (store/reporting.py): one round trip on PostgreSQL.
         booked = reporting.book_report(
             s, key=key, contact_id=ctx.person.id, department_id=ctx.person.department_id, text=text,
             lines=[Line(p.indicator.key, p.amount) for p in items], now=ctx.now, since=since)
-        if isinstance(booked, dt.datetime):
-            return texts.when(booked, ctx.campaign.tz).split(" ")[-1]
-        return booking.booked_reply(ctx, booked)
+        return booked if isinstance(booked, dt.datetime) else booking.booked_reply(ctx, booked)
 
     try:
         # The group-commit writer (store/writer.py): answered only after the COMMIT that holds this booking.
@@ -125,7 +119,8 @@ def _book_exact(ctx: Context, text: str, kind: str, items: Sequence[Proposed]) -
         return booking.negative_reply(ctx, neg.indicator, neg.total, neg.change)
     if isinstance(outcome, Reply):
         return outcome
-    return proposals.propose(ctx, text, kind, items, header=proposals.same_text_header(ctx, outcome))
+    at = texts.when(outcome, ctx.campaign.tz).split(" ")[-1]
+    return proposals.propose(ctx, text, kind, items, header=proposals.same_text_header(ctx, at))
 
 
 def _loose(ctx: Context, text: str, catalogue: Catalogue, *, exact_grammar: bool) -> list[Reply]:

@@ -23,9 +23,7 @@ class Amount(TypeDecorator[Decimal]):
         return None if value is None else to_scaled(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
-        if value is None:
-            return None
-        return (Decimal(int(value)) / _FACTOR).quantize(Decimal(1).scaleb(-SCALE))
+        return None if value is None else to_amount(value)
 
 
 def to_scaled(value: Decimal) -> int:

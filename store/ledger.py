@@ -65,9 +65,6 @@ ADD_TO_TOTAL = Prepared(text(
     " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
     " RETURNING amount"
 ).bindparams(bindparam("amount", type_=Amount())))
-# PostgreSQL: the three steps above as data-modifying CTEs of one statement, so a booking costs one round trip
-# to the server instead of one per statement. A redelivery (ON CONFLICT DO NOTHING) returns no row and
-# inserts nothing else, since every later step joins the booking it did not make.
 # The lines of the booking `booking` (a CTE returning its id) into entries and totals, for one statement.
 LINES_INTO_ENTRIES_AND_TOTALS = (
     " line AS (SELECT l.indicator, l.amount, l.n FROM unnest(CAST(:indicators AS varchar[]),"
@@ -81,6 +78,9 @@ LINES_INTO_ENTRIES_AND_TOTALS = (
     " ON CONFLICT (department_id, indicator) DO UPDATE SET amount = totals.amount + excluded.amount"
     " RETURNING indicator, amount)"
 )
+# PostgreSQL: the three steps above as data-modifying CTEs of one statement, so a booking costs one round trip
+# to the server instead of one per statement. A redelivery (ON CONFLICT DO NOTHING) returns no row and
+# inserts nothing else, since every later step joins the booking it did not make.
 BOOK_POSTGRESQL = Prepared(text(
     "WITH booking AS (INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind,"
     " text, booked_at, reverses_id) VALUES (:transport, :chat_id, :message_id, :contact_id, :department_id,"
@@ -118,7 +118,7 @@ def book(
 
     On a refusal (Duplicate, NothingToUndo, WouldGoNegative) the caller rolls back: the transaction, or the
     report's SAVEPOINT in a group commit (store/writer.py), so nothing of the message is left behind.
-    locked: the caller holds the department's lock already (lock_department, store/checks.py).
+    locked: the caller holds the department's lock already (lock_department, store/reporting.py).
     """
     refuse_floats(lines)
     conn = session.connection()

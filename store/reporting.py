@@ -86,6 +86,21 @@ def before_report(session: Session, *, key: MessageKey, contact_id: int, departm
                   bool(proposal_open))
 
 
+def clear_for(session: Session, *, key: MessageKey, contact_id: int, department_id: int, text: str,
+              since: dt.datetime) -> dt.datetime | None:
+    """Before a booking: raise Duplicate for a redelivery, return when the same text came since `since`, else
+    drop the chat's waiting proposal and return None (the department locked on PostgreSQL)."""
+    seen = before_report(session, key=key, contact_id=contact_id, department_id=department_id, text=text,
+                         since=since)
+    if seen.booked is not None:
+        raise Duplicate(seen.booked)
+    if seen.same_at is not None:
+        return seen.same_at
+    if seen.proposal_open:
+        proposals.drop_open(session, key.transport, key.chat_id)
+    return None
+
+
 def book_report(session: Session, *, key: MessageKey, contact_id: int, department_id: int, text: str,
                 lines: Sequence[Line], now: dt.datetime, since: dt.datetime) -> Booked | dt.datetime:
     """Book a report, or return when the same text was booked since `since`.
@@ -94,14 +109,10 @@ def book_report(session: Session, *, key: MessageKey, contact_id: int, departmen
     """
     conn = session.connection()
     if conn.dialect.name == "sqlite":
-        seen = before_report(session, key=key, contact_id=contact_id, department_id=department_id, text=text,
-                             since=since)
-        if seen.booked is not None:
-            raise Duplicate(seen.booked)
-        if seen.same_at is not None:
-            return seen.same_at
-        if seen.proposal_open:
-            proposals.drop_open(session, key.transport, key.chat_id)
+        same_at = clear_for(session, key=key, contact_id=contact_id, department_id=department_id, text=text,
+                            since=since)
+        if same_at is not None:
+            return same_at
         return ledger.book(session, key=key, contact_id=contact_id, department_id=department_id, kind="report",
                            text=text, lines=lines, now=now, locked=True)
     ledger.refuse_floats(lines)

@@ -27,9 +27,8 @@ from sqlalchemy.sql.expression import ClauseElement
 class _Plan:
     sql: str
     names: tuple[str, ...]
-    processors: tuple[Callable[[Any], Any] | None, ...]
     positional: bool
-    pairs: tuple[tuple[str, Callable[[Any], Any] | None], ...] = ()  # names with their processors, zipped once
+    pairs: tuple[tuple[str, Callable[[Any], Any] | None], ...]  # each parameter with its bind processor
 
 
 class Prepared:
@@ -54,10 +53,10 @@ class Prepared:
         compiled = cast(SQLCompiler, self.statement.compile(dialect=dialect, column_keys=self._column_keys))
         positional = bool(compiled.positional)
         names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.binds)
-        processors = tuple(
-            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+        pairs = tuple(
+            (name, compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)) for name in names
         )
-        plan = _Plan(compiled.string, names, processors, positional, tuple(zip(names, processors, strict=True)))
+        plan = _Plan(compiled.string, names, positional, pairs)
         self._plans[dialect.name] = plan
         Prepared.compilations += 1
         return plan
@@ -96,19 +95,24 @@ class Prepared:
 
 
 def _run(conn: Connection, cursor: Any, sql: str, parameters: Any, *, many: bool) -> None:
-    dialect = conn.dialect
     try:
         if many:
             cursor.executemany(sql, parameters)
         else:
             cursor.execute(sql, parameters)
-    except dialect.loaded_dbapi.Error as exc:
-        lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
-        error = DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
-                                    dialect=dialect)
-        if lost:
-            conn.invalidate(exc)
-        raise error from exc
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise _translated(conn, cursor, sql, parameters, exc) from exc
+
+
+def _translated(conn: Connection, cursor: Any, sql: str, parameters: Any, exc: Any) -> StatementError:
+    """The driver's error as SQLAlchemy's (OperationalError, IntegrityError, …); a lost connection invalidated."""
+    dialect = conn.dialect
+    lost = dialect.is_disconnect(exc, conn.connection.dbapi_connection, cursor)
+    error: StatementError = DBAPIError.instance(sql, parameters, exc, dialect.loaded_dbapi.Error,
+                                                connection_invalidated=lost, dialect=dialect)
+    if lost:
+        conn.invalidate(exc)
+    return error
 
 
 def together(conn: Connection, steps: Sequence[tuple[Prepared, Mapping[str, Any]]]) -> list[list[tuple[Any, ...]]]:
@@ -123,19 +127,13 @@ def together(conn: Connection, steps: Sequence[tuple[Prepared, Mapping[str, Any]
     driver = conn.connection.dbapi_connection
     plans = [(prepared.plan(conn.dialect), prepared, values) for prepared, values in steps]
     cursors = [driver.cursor() for _ in steps]  # type: ignore[union-attr]
-    sql = "; ".join(plan.sql for plan, _, _ in plans)
     try:
         try:
             with driver.pipeline():  # type: ignore[union-attr]
                 for cursor, (plan, prepared, values) in zip(cursors, plans, strict=True):
                     cursor.execute(plan.sql, prepared._parameters(plan, values))
         except conn.dialect.loaded_dbapi.Error as exc:
-            lost = conn.dialect.is_disconnect(exc, driver, cursors[0])
-            error = DBAPIError.instance(sql, None, exc, conn.dialect.loaded_dbapi.Error,
-                                        connection_invalidated=lost, dialect=conn.dialect)
-            if lost:
-                conn.invalidate(exc)
-            raise error from exc
+            raise _translated(conn, cursors[0], "; ".join(plan.sql for plan, _, _ in plans), None, exc) from exc
         return [list(cursor.fetchall()) if cursor.description is not None else [] for cursor in cursors]
     finally:
         for cursor in cursors:
