@@ -61,14 +61,18 @@ class Users:
         return Incoming(TRANSPORT, user, user, f"m{next(self._ids)}", text)
 
     def report(self, n: int, text: str | None = None) -> list[Reply]:
-        """Send a report; by default "1 k", k = 1…100 in turn for each contact, since the same text from the
-        same contact within 10 minutes is asked about (刚才…已记过同样的内容), not booked. 100 is the
+        """Send a report (report_message) to the core and return its replies."""
+        return self.app.core.handle(self.report_message(n, text))
+
+    def report_message(self, n: int, text: str | None = None) -> Incoming:
+        """User n's next report; by default "1 k", k = 1…100 in turn for each contact, since the same text from
+        the same contact within 10 minutes is asked about (刚才…已记过同样的内容), not booked. 100 is the
         usual size of the smallest row (万条, 万元)."""
         if text is None:
             contact = self.people[n % len(self.people)].id
             self._sent[contact] = self._sent.get(contact, 0) + 1
             text = f"1 {(self._sent[contact] - 1) % 100 + 1}"
-        return self.app.core.handle(self.message(n, text))
+        return self.message(n, text)
 
 
 def bind_users(app: App, count: int, *, admins: bool = False) -> Users:

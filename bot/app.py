@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.dispatcher import Dispatcher
 from campaign import Campaign, load_campaign
 from handlers.context import Clock
 from handlers.core import Core, system_clock
@@ -19,6 +20,11 @@ class App:
     db: Database
     core: Core
     clock: Clock
+    # How the transports reach the core: bookings that arrive together go together (bot/dispatcher.py).
+    dispatcher: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatcher = Dispatcher(self.core)
 
     def now(self) -> dt.datetime:
         return self.clock()

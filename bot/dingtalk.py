@@ -284,7 +284,7 @@ class DingTalkTransport:
             return
         async with self._working.hold(msg.sender_id):  # one message at a time per member, in order
             received = self.app.now()
-            replies = await asyncio.to_thread(self.app.core.handle, msg)
+            replies = await self.app.dispatcher.answer(msg)
             for n, reply in enumerate(replies):
                 target = reply.chat_id or msg.chat_id
                 # Sent (with retries), or kept in the outbox and sent late with a note: never silence after a

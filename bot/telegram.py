@@ -311,7 +311,7 @@ class TelegramTransport:
                 return
             msg = fetched
         received = self.app.now()
-        replies = await asyncio.to_thread(self.app.core.handle, msg)
+        replies = await self.app.dispatcher.answer(msg)
         # A contact card or a binding code is how strangers get in: once in, the contact button goes.
         registering = msg.private and (msg.contact is not None or code_in(msg.text) is not None)
         await self._send_all(context.bot, message.chat_id, replies, msg, received, remove_keyboard=registering)
@@ -351,7 +351,7 @@ class TelegramTransport:
             await query.answer(ALREADY)  # a second press: the outcome is already on screen
             return
         received = self.app.now()
-        replies = await asyncio.to_thread(self.app.core.handle, msg)
+        replies = await self.app.dispatcher.answer(msg)
         try:
             await query.answer()
         except TelegramError as exc:  # "query is too old" after a late press: the booking stands, confirm it

@@ -407,7 +407,7 @@ class WeComTransport:
             elif cb is not None and cb.media_id:
                 replies = await self._with_media(msg, cb)
             else:
-                replies = await asyncio.to_thread(self.app.core.handle, msg)
+                replies = await self.app.dispatcher.answer(msg)
             safe = True
             for n, reply in enumerate(replies):
                 target = reply.chat_id or msg.chat_id
@@ -441,7 +441,7 @@ class WeComTransport:
             return [Reply("刚才的图片或视频没有收到，请再发一次。")]
         name = f"{cb.kind}-{cb.msg_id or cb.created}{MEDIA_KINDS[cb.kind]}"
         document = Attachment(name, data, kind=cb.kind)
-        return await asyncio.to_thread(self.app.core.handle, dataclasses.replace(msg, document=document))
+        return await self.app.dispatcher.answer(dataclasses.replace(msg, document=document))
 
     async def _mark_card(self, cb: Callback) -> None:
         """Grey the pressed card's buttons out with what was chosen (WeCom allows this once per press)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from campaign import Campaign
 from handlers import admin, exports, invites, materials, registration, reports, schedule, texts, views
@@ -13,6 +14,7 @@ from handlers.context import Clock, Context
 from handlers.grammar import clean
 from handlers.messages import Incoming, Reply
 from handlers.throttle import Throttle
+from store import gathering
 from store.database import Database
 from store.errors import StoreUnavailable
 from store.senders import SenderCache
@@ -75,6 +77,21 @@ class Core:
         except Exception:
             log.exception("message %s/%s/%s failed", msg.transport, msg.chat_id, msg.message_id)
             return [Reply(texts.SORRY)]
+
+    def handle_many(self, messages: Sequence[Incoming]) -> list[list[Reply]]:
+        """Answer several messages in this thread; the bookings they make share one transaction."""
+        return gathering.together(self.db.writer, [functools.partial(self.handle, msg) for msg in messages])
+
+    @staticmethod
+    def books(msg: Incoming) -> bool:
+        """Whether the message is a report, a correction, a confirmation or an undo: quick work that ends in a booking.
+
+        These are worth gathering (handle_many); an export or an upload may take seconds, and goes alone.
+        """
+        if msg.document is not None:
+            return False
+        command = parse_command(clean(msg.text))
+        return command is None or command.name == "undo"
 
     def _handle(self, msg: Incoming) -> list[Reply]:
         verdict = self.throttle.check(msg.transport, msg.sender_id, self.clock())

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
+from store import gathering
 from store.errors import StoreError, StoreUnavailable
 from store.statements import Prepared
 
@@ -70,9 +71,10 @@ class Pending(Generic[T]):
     done: bool = False
     value: Any = None
     error: BaseException | None = None
-    # Only a job that waits in the queue sleeps on an event; the leader's own never waits (one user at a time
-    # is always the leader), so it is made only on queueing.
+    # A job that waits in the queue sleeps on its caller's event (one caller may submit several jobs: see run_all);
+    # the leader's own never waits (one user at a time is always the leader), so it is made only on queueing.
     event: threading.Event | None = None
+    lead: bool = False  # set with the event: the batch before is done, and this job's caller leads the next
 
     def outcome(self) -> T:
         if self.error is not None:
@@ -104,27 +106,55 @@ class GroupCommit:
     def run(self, job: Job[T], order: int = 0) -> T:
         """Run job in a write transaction shared with whatever else is waiting; return after COMMIT."""
         item: Pending[T] = Pending(job, order)
+        # Called from one of gathering.together's calls, the job waits for its siblings' and goes with them.
+        if not gathering.park(item):
+            self.run_all([item])
+        return item.outcome()
+
+    def run_all(self, items: Sequence[Pending[Any]]) -> None:
+        """Run one caller's jobs in the next transactions, with whatever else is waiting; return after their COMMIT.
+
+        Each outcome is in its Pending. A caller either leads (nobody is writing) or queues its jobs and sleeps on
+        one event, woken when a batch holding some of them is done or when the turn to lead is its.
+        """
         with self._lock:
-            queued = self._leading
-            if queued:
-                item.event = threading.Event()
-                self._queue.append(item)
+            leading = not self._leading
+            if leading:
+                self._leading = True
+            else:
+                wake = threading.Event()
+                for item in items:
+                    item.event = wake
+                self._queue.extend(items)
                 if self.on_queue is not None:
                     self.on_queue(len(self._queue))
-            else:
-                self._leading = True
-        if queued:
-            # Each waiter sleeps on its own event: woken once, when its batch is done or the turn to lead is its.
-            assert item.event is not None
-            item.event.wait()
-            if item.done:
-                return item.outcome()
-        with self._lock:  # the leader's own job and the oldest waiting ones; the rest form the next batch
-            if item in self._queue:
-                self._queue.remove(item)
-            rest = self.max_batch - 1
-            batch, self._queue = [item, *self._queue[:rest]], self._queue[rest:]
+        while True:
+            if not leading:
+                wake.wait()
+                with self._lock:
+                    wake.clear()  # cleared under the lock: whatever is set after this wakes the next wait
+                    if all(item.done for item in items):
+                        return
+                    leading = any(item.lead for item in items)
+                if not leading:
+                    continue
+            if self._lead(items):
+                return
+
+    def _lead(self, items: Sequence[Pending[Any]]) -> bool:
+        """Run one batch: the leader's own jobs first, then the oldest waiting. True when all of its own are done."""
+        with self._lock:
+            own = [item for item in items if not item.done]
+            for item in own:
+                item.lead = False
+            mine = {id(item) for item in own}
+            others = [item for item in self._queue if id(item) not in mine]
+            batch = own[:self.max_batch]
+            rest = self.max_batch - len(batch)
+            batch += others[:rest]
+            self._queue = own[len(batch):] + others[rest:]  # own jobs beyond max_batch go first next time
         successor: Pending[Any] | None = None
+        finished = False
         try:
             self.run_batch(batch)
         finally:
@@ -132,9 +162,12 @@ class GroupCommit:
                 if not pending.done:
                     pending.error, pending.done = StoreUnavailable("the writer stopped"), True
             with self._lock:
-                if self._queue:
-                    successor = self._queue[0]  # leads the next batch; it takes itself off the queue
-                else:
+                # When the leader's own jobs did not all fit, it keeps the lead for the next batch.
+                finished = all(item.done for item in items)
+                if finished and self._queue:
+                    successor = self._queue[0]  # its caller leads the next batch
+                    successor.lead = True
+                elif finished:
                     self._leading = False
             if successor is not None:
                 assert successor.event is not None
@@ -142,7 +175,7 @@ class GroupCommit:
             for pending in batch:
                 if pending.event is not None:
                     pending.event.set()
-        return item.outcome()
+        return finished
 
     def run_batch(self, batch: Sequence[Pending[Any]]) -> None:
         """Book a batch in one transaction; fall back to one transaction per job on anything unexpected."""

@@ -45,10 +45,12 @@ class Chat:
             directory.bind(s, transport=transport, user_id=self.user, chat_id=self.user, contact_id=self.person.id,
                            now=app.now())
 
+    def message(self, text: str, message_id: str | None = None) -> Incoming:
+        return Incoming(self.transport, self.user, self.user, message_id or f"m{next(_ids)}", text,
+                        caps=TELEGRAM_CAPS)
+
     def send(self, text: str, message_id: str | None = None) -> list[Reply]:
-        msg = Incoming(self.transport, self.user, self.user, message_id or f"m{next(_ids)}", text,
-                       caps=TELEGRAM_CAPS)
-        return self.app.core.handle(msg)
+        return self.app.core.handle(self.message(text, message_id))
 
     def say(self, text: str, message_id: str | None = None) -> str:
         """Send a message and return all reply texts joined by newlines."""

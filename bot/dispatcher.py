@@ -1,0 +1,107 @@
+"""Messages from the transports to the core, on worker threads: bookings that arrive together go together.
+
+A message that books (a report, a correction, a confirmation, 撤销: Core.books) joins the messages that wait
+beside it. Up to GATHERERS groups are handled at a time, each on one worker thread with Core.handle_many, so
+their bookings share one transaction (store/gathering.py); while they run, new messages queue and form the next
+groups. At a quiet hour every message is a group of one and starts at once. Anything else (an export, an
+upload, 汇总) runs alone on its own thread, as it may take seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from handlers.core import Core
+from handlers.messages import Incoming, Reply
+from store.writer import MAX_BATCH
+
+log = logging.getLogger(__name__)
+
+# Groups handled at once. One group's thread waits for the disk while the next one's parses and replies: two
+# keep both cores busy; more only hand the GIL around (bench/concurrent.py measured 1 to 8).
+GATHERERS = 2
+Waiting = tuple[Incoming, "asyncio.Future[list[Reply]]"]
+
+
+class Dispatcher:
+    """Core.handle for asyncio code: `await dispatcher.answer(msg)` returns the replies."""
+
+    def __init__(self, core: Core, gatherers: int = GATHERERS, max_group: int = MAX_BATCH) -> None:
+        self._core = core
+        self._gatherers = gatherers
+        self._max_group = max_group
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[Waiting] = []
+        self._running: set[asyncio.Task[None]] = set()
+        self._groups: dict[asyncio.Task[None], list[Waiting]] = {}
+        self._planned = False
+        self.groups = 0  # for tests and the benchmark: how many groups were handled
+
+    async def answer(self, msg: Incoming) -> list[Reply]:
+        """Answer one message, together with the bookings waiting beside it."""
+        if not self._core.books(msg):
+            return await asyncio.to_thread(self._core.handle, msg)
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (the CLI, a test): nothing of the old one is left to run
+            self._loop, self._waiting, self._running, self._groups, self._planned = loop, [], set(), {}, False
+        future: asyncio.Future[list[Reply]] = loop.create_future()
+        self._waiting.append((msg, future))
+        if not self._planned and len(self._running) < self._gatherers:
+            # On the next turn of the loop: the messages that arrive in this one join the group.
+            self._planned = True
+            loop.call_soon(self._start)
+        return await future
+
+    def _start(self) -> None:
+        self._planned = False
+        assert self._loop is not None
+        # One message per sender at a time, in the order sent, as each transport hands them over: a sender's next
+        # message waits for the group that holds the one before.
+        busy = {_sender(msg) for group in self._groups.values() for msg, _ in group}
+        ready: list[Waiting] = []
+        for waiting in self._waiting:
+            sender = _sender(waiting[0])
+            if sender not in busy:
+                ready.append(waiting)
+            busy.add(sender)
+        started: set[int] = set()
+        while ready and len(self._running) < self._gatherers:
+            # Shared among the free gatherers: while one group waits for the disk, the next one parses.
+            free = self._gatherers - len(self._running)
+            size = min(self._max_group, -(-len(ready) // free))
+            group, ready = ready[:size], ready[size:]
+            started.update(id(waiting) for waiting in group)
+            task = self._loop.create_task(self._handle(group))
+            self._running.add(task)
+            self._groups[task] = group
+            task.add_done_callback(self._finished)
+        self._waiting = [waiting for waiting in self._waiting if id(waiting) not in started]
+
+    async def _handle(self, group: list[Waiting]) -> None:
+        self.groups += 1
+        try:
+            answers = await asyncio.to_thread(self._core.handle_many, [msg for msg, _ in group])
+        except BaseException as exc:  # Core.handle answers every error itself: this is the thread pool failing
+            log.error("a group of %d messages failed: %s", len(group), exc)
+            for _, future in group:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), replies in zip(group, answers, strict=True):
+            if not future.done():  # a sender that gave up waiting (cancelled): its booking stands all the same
+                future.set_result(replies)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        if task.get_loop() is not self._loop:
+            return
+        self._running.discard(task)
+        self._groups.pop(task, None)
+        if self._waiting and not self._planned:
+            self._start()
+
+
+def _sender(msg: Incoming) -> tuple[str, str]:
+    return msg.transport, msg.sender_id
