@@ -155,6 +155,28 @@ def test_reports_that_arrive_together_share_one_commit_and_each_gets_its_answer(
     assert_totals_match_ledger(app)
 
 
+def test_a_refusal_before_any_write_costs_the_batch_nothing_and_one_after_a_write_runs_it_again(
+        app: App, person: Person) -> None:
+    writer = app.db.writer
+    writer.run_batch([Pending(report(person, "seen", 1))])
+    reruns = writer.reruns
+    early = [Pending(report(person, "x1", 2)), Pending(report(person, "seen", 1)), Pending(report(person, "x2", 3))]
+    writer.run_batch(early)  # the redelivery is found by its look-up, before it writes
+    assert writer.reruns == reruns
+    third = outcome(early[2])
+    assert isinstance(outcome(early[1]), Duplicate) and isinstance(third, Booked)
+    assert third.totals == {"yp1": Decimal(6)}
+    late = [Pending(report(person, "y1", 1)), Pending(report(person, "y2", -100)), Pending(report(person, "y3", 1))]
+    writer.run_batch(late)  # the negative total shows only after the UPDATE: that job's rows must go
+    # SQLite counts changed rows, so only this batch runs again with SAVEPOINTs; PostgreSQL always has them.
+    assert writer.reruns == reruns + (app.db.dialect == "sqlite")
+    third = outcome(late[2])
+    assert isinstance(outcome(late[1]), WouldGoNegative) and isinstance(third, Booked)
+    assert third.totals == {"yp1": Decimal(8)}
+    assert counts(app) == (5, 5)
+    assert_totals_match_ledger(app)
+
+
 def test_booking_statements_are_compiled_once(app: App, person: Person) -> None:
     from store.statements import Prepared
 
