@@ -16,6 +16,7 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 
 from bot.app import App, build_app
+from bot.runner import freeze_start_up
 from handlers.messages import Incoming, Reply
 from store import directory
 from store.directory import Person
@@ -90,7 +91,9 @@ def bind_users(app: App, count: int, *, admins: bool = False) -> Users:
 
 
 def open_app(url: str) -> App:
-    return build_app(url=url, clock=TickingClock())
+    app = build_app(url=url, clock=TickingClock())
+    freeze_start_up()  # as bot/runner.serve does once everything has started
+    return app
 
 
 # --- a big ledger, written in bulk ------------------------------------------------------------------------

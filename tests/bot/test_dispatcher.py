@@ -45,6 +45,13 @@ def test_reports_that_arrive_together_are_handled_in_as_many_groups_as_gatherers
     assert booked_sum(app) == Decimal(sum(range(1, 13)))
 
 
+def test_with_more_gatherers_the_waiting_reports_are_shared_among_them(app: App, senders: list[Chat]) -> None:
+    dispatcher = Dispatcher(app.core, gatherers=3)
+    answers = asyncio.run(dispatcher_answers(dispatcher, senders))
+    assert dispatcher.groups == 3 and all(r[0].text.startswith("已记录") for r in answers)
+    assert booked_sum(app) == Decimal(sum(range(1, 13)))
+
+
 async def dispatcher_answers(dispatcher: Dispatcher, senders: list[Chat]) -> list[list[Reply]]:
     return await asyncio.gather(*(dispatcher.answer(chat.message(f"1 {n + 1}")) for n, chat in enumerate(senders)))
 
