@@ -70,9 +70,9 @@ def run(quick: bool = False) -> list[Figure]:
     throughput.extra = {"reports_per_commit": [round(size, 1) for size in sizes],
                         "fallbacks": writer.fallbacks}
     throughput.notes.append(
-        "Group commit: the reports that arrive while one transaction waits for its fsync are booked together in "
-        "the next (extra.reports_per_commit: the mean batch per repetition), each answered after that COMMIT. "
-        "The rest of each report (parse, match, reply) is Python under one GIL, which sets the pace when the "
-        "fsync is shared."
+        "Group commit: the reports that arrive together are handled as one group on one thread "
+        "(bot/dispatcher.py, store/gathering.py) and booked in one transaction (extra.reports_per_commit: the "
+        "mean batch per repetition), each answered after that COMMIT. The rest of each report (parse, match, "
+        "reply) is Python under one GIL, which sets the pace when the fsync is shared."
     )
     return [throughput, p99]

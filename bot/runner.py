@@ -28,9 +28,9 @@ _TRANSPORTS = (
     ("bot.wecom", "wecom_transport"),
     ("bot.dingtalk", "dingtalk_transport"),
 )
-# Threads for asyncio.to_thread(core.handle, …). Python's default (cores + 4: six here) would let only six
-# reports reach the group-commit writer at once; with more, the reports that arrive while one batch waits
-# for the disk all join the next batch (store/writer.py). The threads mostly wait, so many are cheap.
+# Threads for asyncio.to_thread: the dispatcher's group of bookings (bot/dispatcher.py) and every message that
+# runs alone (导出, 汇总, uploads), besides the transports' own small jobs. Python's default (cores + 4: six here)
+# would let six slow exports hold up every other message; the threads mostly wait, so many are cheap.
 WORKERS = 64
 
 
@@ -41,7 +41,7 @@ GIL_INTERVAL = 0.001
 
 
 def use_worker_pool(loop: asyncio.AbstractEventLoop, workers: int = WORKERS) -> None:
-    """Give the loop's default executor (asyncio.to_thread) enough threads for batches to form."""
+    """Give the loop's default executor (asyncio.to_thread) enough threads that slow messages hold up no others."""
     loop.set_default_executor(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="handler"))
 
 

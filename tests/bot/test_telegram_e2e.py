@@ -223,6 +223,19 @@ def test_a_redelivered_update_books_once(bot: BotProcess, api: FakeBotApi) -> No
     assert len(confirmations) == 1
 
 
+def test_reports_from_many_accounts_at_once_are_each_booked_and_answered(bot: BotProcess, api: FakeBotApi) -> None:
+    # Six accounts of one contact send at the same moment: the dispatcher hands them over as a group and their
+    # bookings share a commit (bot/dispatcher.py); each account still gets its own confirmation, once.
+    users = [registered(api, 1301 + n, "13906983469", "市通信管理办") for n in range(6)]  # 伊贤琦
+    marks = [user.say(f"1 {n + 1}") for n, user in enumerate(users)]
+    for n, (user, mark) in enumerate(zip(users, marks, strict=True)):
+        reply = user.wait("已记录", mark)
+        assert f"+{n + 1} " in reply.text, reply.text
+        assert sum(c.method == "sendMessage" and c.chat_id == user.id and "已记录" in c.text
+                   for c in api.since(mark)) == 1
+    assert "：21 " in users[0].wait("累计", users[0].say("/total")).text
+
+
 def test_in_a_group_only_help_is_answered(bot: BotProcess, api: FakeBotApi) -> None:
     member = registered(api, 1010, "13666987053", "市公安局")  # 方广成 again, from another account
     mark = member.say("/help@sanming_test_bot", chat=GROUP)
