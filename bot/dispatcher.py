@@ -83,13 +83,15 @@ class Dispatcher:
         self.groups += 1
         try:
             answers = await asyncio.to_thread(self._core.handle_many, [msg for msg, _ in group])
-        except BaseException as exc:  # Core.handle answers every error itself: this is the thread pool failing
-            log.error("a group of %d messages failed: %s", len(group), exc)
+        except asyncio.CancelledError:  # the loop is stopping: those who wait stop too
+            for _, future in group:
+                future.cancel()
+            raise
+        except Exception as exc:  # Core.handle answers every error itself: this is the thread pool failing
+            log.exception("a group of %d messages failed", len(group))
             for _, future in group:
                 if not future.done():
                     future.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
             return
         for (_, future), replies in zip(group, answers, strict=True):
             if not future.done():  # a sender that gave up waiting (cancelled): its booking stands all the same

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from decimal import Decimal
 
 import pytest
@@ -123,3 +124,19 @@ def test_books_tells_bookings_from_other_work(app: App) -> None:
     document = Attachment("report.docx", b"x")
     from dataclasses import replace
     assert not books(replace(chat.message(""), document=document))
+
+
+def test_a_failing_worker_pool_fails_the_groups_waiters_with_its_error(app: App, chats: list[Chat]) -> None:
+    async def run() -> BaseException | None:
+        loop = asyncio.get_running_loop()
+        pool = concurrent.futures.ThreadPoolExecutor(1)
+        loop.set_default_executor(pool)
+        pool.shutdown()  # as at the end of a stop: no new work can be handed to a thread
+        try:
+            await app.dispatcher.answer(chats[0].message("1 1"))
+        except RuntimeError as exc:
+            return exc
+        return None
+
+    assert isinstance(asyncio.run(run()), RuntimeError)
+    assert booked_sum(app) == 0
