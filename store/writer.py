@@ -1,14 +1,15 @@
 """The group-commit writer: bookings that arrive together share one transaction and one fsync.
 
-Every booking (report, correction, undo) is a job, a function of a Session. A thread that submits a job
-either becomes the leader (nobody is writing) or waits. The leader takes every job queued so far, runs them
+Every booking (report, correction, undo) is a job, a function of a Session. A thread that submits a job (or
+several: run_all, which store/gathering.py uses for the messages it handles together) either becomes the leader
+(nobody is writing) or waits. The leader takes every job queued so far, runs them
 in one transaction on the process's single writer connection and commits; while it waits for the disk,
 the next reports queue up and form the next batch. Each caller gets its answer only after the COMMIT that
 holds its booking, so "已记录" still means "on disk".
 
 A batch keeps each report's guarantees:
-- a refusal (Duplicate, NothingToUndo, WouldGoNegative) rolls back that report's SAVEPOINT only: nothing
-  of it is left behind and the others go on;
+- a refusal (Duplicate, NothingToUndo, WouldGoNegative) leaves nothing of that report behind and the others go
+  on (a SAVEPOINT per report, or on SQLite none unless a refusal came after a write: see _jobs);
 - anything unexpected (a bug, a failed COMMIT, a deadlock between two instances on PostgreSQL) rolls the
   whole batch back, and then each report is booked alone in its own transaction, so one bad report costs
   the others nothing but time.

@@ -122,3 +122,35 @@ def test_outside_a_group_the_writer_books_as_before(app: App, chats: list[Chat])
     assert "已记录" in chats[0].say("1 3")
     assert gathering.together(app.db.writer, []) == []
     assert booked_sum(app) == Decimal(3)
+
+
+def test_groups_and_single_reports_from_many_threads_all_book_once(app: App, chats: list[Chat]) -> None:
+    # The writer's hand-over between callers of one job and callers of several, under real contention.
+    app.db.writer.max_batch = 7  # small batches: groups that do not fit, leaders that keep the lead
+    senders = [Chat(app, name, transport=f"s{n}") for n in range(4) for name in NAMES]
+    answers: list[str] = []
+    failures: list[BaseException] = []
+
+    def group(chat_set: list[Chat]) -> None:
+        try:
+            for n in range(5):
+                replies = app.core.handle_many([chat.message(f"1 {n + 1}") for chat in chat_set])
+                answers.extend(r[0].text for r in replies)
+        except BaseException as exc:
+            failures.append(exc)
+
+    def single(chat: Chat) -> None:
+        try:
+            answers.extend(chat.say(f"1 {n + 1}") for n in range(5))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=group, args=(senders[n * 4:(n + 1) * 4],)) for n in range(3)]
+    threads += [threading.Thread(target=single, args=(chat,)) for chat in senders[12:]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures and not any(t.is_alive() for t in threads)
+    assert len(answers) == len(senders) * 5 and all(a.startswith("已记录") for a in answers), answers
+    assert booked_sum(app) == Decimal(len(senders) * 15) and bookings(app) == len(senders) * 5
