@@ -10,7 +10,9 @@ upload, 汇总) runs alone on its own thread, as it may take seconds.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import weakref
 
 from handlers.core import Core
 from handlers.messages import Incoming, Reply
@@ -32,11 +34,9 @@ class Dispatcher:
         self._core = core
         self._gatherers = gatherers
         self._max_group = max_group
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[Waiting] = []
-        self._running: set[asyncio.Task[None]] = set()
-        self._groups: dict[asyncio.Task[None], list[Waiting]] = {}
-        self._planned = False
+        # One lane per event loop: the bot runs one, but the CLI and tests run one after another, and a loop's
+        # futures and tasks belong to it alone. A closed loop's lane goes with it.
+        self._lanes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Lane] = weakref.WeakKeyDictionary()
         self.groups = 0  # for tests and the benchmark: how many groups were handled
 
     async def answer(self, msg: Incoming) -> list[Reply]:
@@ -44,40 +44,39 @@ class Dispatcher:
         if not self._core.books(msg):
             return await asyncio.to_thread(self._core.handle, msg)
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new event loop (the CLI, a test): nothing of the old one is left to run
-            self._loop, self._waiting, self._running, self._groups, self._planned = loop, [], set(), {}, False
+        lane = self._lanes.get(loop)
+        if lane is None:
+            lane = self._lanes[loop] = _Lane()
         future: asyncio.Future[list[Reply]] = loop.create_future()
-        self._waiting.append((msg, future))
-        if not self._planned and len(self._running) < self._gatherers:
+        lane.waiting.append((msg, future))
+        if not lane.planned and len(lane.groups) < self._gatherers:
             # On the next turn of the loop: the messages that arrive in this one join the group.
-            self._planned = True
-            loop.call_soon(self._start)
+            lane.planned = True
+            loop.call_soon(self._start, lane)
         return await future
 
-    def _start(self) -> None:
-        self._planned = False
-        assert self._loop is not None
+    def _start(self, lane: _Lane) -> None:
+        lane.planned = False
         # One message per sender at a time, in the order sent, as each transport hands them over: a sender's next
         # message waits for the group that holds the one before.
-        busy = {_sender(msg) for group in self._groups.values() for msg, _ in group}
+        busy = {_sender(msg) for group in lane.groups.values() for msg, _ in group}
         ready: list[Waiting] = []
-        for waiting in self._waiting:
+        for waiting in lane.waiting:
             sender = _sender(waiting[0])
             if sender not in busy:
                 ready.append(waiting)
             busy.add(sender)
         started: set[int] = set()
-        while ready and len(self._running) < self._gatherers:
+        while ready and len(lane.groups) < self._gatherers:
             # Shared among the free gatherers: while one group waits for the disk, the next one parses.
-            free = self._gatherers - len(self._running)
+            free = self._gatherers - len(lane.groups)
             size = min(self._max_group, -(-len(ready) // free))
             group, ready = ready[:size], ready[size:]
             started.update(id(waiting) for waiting in group)
-            task = self._loop.create_task(self._handle(group))
-            self._running.add(task)
-            self._groups[task] = group
-            task.add_done_callback(self._finished)
-        self._waiting = [waiting for waiting in self._waiting if id(waiting) not in started]
+            task = asyncio.create_task(self._handle(group))  # _start runs in the lane's loop
+            lane.groups[task] = group
+            task.add_done_callback(functools.partial(self._finished, lane))
+        lane.waiting = [waiting for waiting in lane.waiting if id(waiting) not in started]
 
     async def _handle(self, group: list[Waiting]) -> None:
         self.groups += 1
@@ -97,13 +96,19 @@ class Dispatcher:
             if not future.done():  # a sender that gave up waiting (cancelled): its booking stands all the same
                 future.set_result(replies)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        if task.get_loop() is not self._loop:
-            return
-        self._running.discard(task)
-        self._groups.pop(task, None)
-        if self._waiting and not self._planned:
-            self._start()
+    def _finished(self, lane: _Lane, task: asyncio.Task[None]) -> None:
+        lane.groups.pop(task, None)
+        if lane.waiting and not lane.planned:
+            self._start(lane)
+
+
+class _Lane:
+    """One event loop's messages: those waiting for a gatherer, and the groups in hand (task -> its messages)."""
+
+    def __init__(self) -> None:
+        self.waiting: list[Waiting] = []
+        self.groups: dict[asyncio.Task[None], list[Waiting]] = {}
+        self.planned = False
 
 
 def _sender(msg: Incoming) -> tuple[str, str]:

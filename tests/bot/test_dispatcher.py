@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import threading
 from decimal import Decimal
 
 import pytest
@@ -140,3 +141,27 @@ def test_a_failing_worker_pool_fails_the_groups_waiters_with_its_error(app: App,
 
     assert isinstance(asyncio.run(run()), RuntimeError)
     assert booked_sum(app) == 0
+
+
+def test_two_event_loops_at_once_each_get_their_answers(app: App, senders: list[Chat]) -> None:
+    # A loop in another thread (as the console's desk runs) must not strand the main loop's waiters.
+    results: dict[str, list[list[Reply]]] = {}
+
+    def in_thread() -> None:
+        results["thread"] = asyncio.run(dispatcher_answers(app.dispatcher, senders[6:]))
+
+    async def main() -> list[list[Reply]]:
+        first = asyncio.ensure_future(dispatcher_answers(app.dispatcher, senders[:6]))
+        await asyncio.sleep(0)  # a group in hand …
+        second = asyncio.ensure_future(asyncio.gather(
+            *(app.dispatcher.answer(chat.message(f"2 {n + 1}")) for n, chat in enumerate(senders[:6]))))
+        await asyncio.sleep(0)  # … and the same senders' next reports waiting behind it in this loop's lane
+        worker = threading.Thread(target=in_thread)
+        worker.start()
+        answers = [*await asyncio.wait_for(first, 30), *await asyncio.wait_for(second, 30)]  # stranded: timeout
+        await asyncio.to_thread(worker.join, 30)
+        return answers
+
+    results["main"] = asyncio.run(main())
+    assert all(r[0].text.startswith("已记录") for part in results.values() for r in part), results
+    assert len(results["main"]) == 12 and len(results["thread"]) == 6
