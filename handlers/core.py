@@ -84,9 +84,9 @@ class Core:
 
     @staticmethod
     def books(msg: Incoming) -> bool:
-        """Whether the message is a report, a correction, a confirmation or an undo: quick work that ends in a booking.
-
-        These are worth gathering (handle_many); an export or an upload may take seconds, and goes alone.
+        """Whether the message is plain text (a report, a correction, a confirmation, a question) or 撤销: quick
+        work that may end in a booking, worth gathering (handle_many). An export or an upload may take seconds,
+        and goes alone.
         """
         if msg.document is not None:
             return False

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from decimal import Decimal
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
 
 from bot.app import App
 from handlers.messages import Capabilities, Incoming, Reply
-from store import directory
+from store import directory, ledger
+from store.models import Booking
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -55,3 +59,14 @@ class Chat:
     def say(self, text: str, message_id: str | None = None) -> str:
         """Send a message and return all reply texts joined by newlines."""
         return "\n".join(r.text for r in self.send(text, message_id))
+
+
+def booked_sum(app: App) -> Decimal:
+    """Every maintained total added up: what all bookings so far came to."""
+    with app.db.read() as s:
+        return sum(ledger.totals(s).values(), Decimal(0))
+
+
+def booking_count(app: App) -> int:
+    with app.db.read() as s:
+        return s.scalar(select(func.count(Booking.id))) or 0

@@ -12,8 +12,7 @@ import pytest
 from bot.app import App
 from bot.dispatcher import GATHERERS, Dispatcher
 from handlers.messages import Attachment, Reply
-from store import ledger
-from tests.support import Chat
+from tests.support import Chat, booked_sum
 
 
 @pytest.fixture
@@ -25,11 +24,6 @@ def chats(app: App) -> list[Chat]:
 def senders(app: App) -> list[Chat]:
     """Twelve senders: three contacts, each on four chat accounts."""
     return [Chat(app, name, transport=f"t{n}") for n in range(4) for name in ("方广成", "王永辉", "陈明栋")]
-
-
-def booked_sum(app: App) -> Decimal:
-    with app.db.read() as s:
-        return sum(ledger.totals(s).values(), Decimal(0))
 
 
 async def answer_all(dispatcher: Dispatcher, chats: list[Chat], rounds: int = 1) -> list[list[Reply]]:

@@ -15,8 +15,8 @@ from campaign import load_campaign
 from handlers.grammar import GrammarError, parse
 from handlers.messages import Incoming
 from handlers.throttle import Throttle
-from store.models import Booking, Entry
-from tests.support import TELEGRAM_CAPS, Chat, FakeClock
+from store.models import Entry
+from tests.support import TELEGRAM_CAPS, Chat, FakeClock, booking_count
 
 CAMPAIGN = load_campaign()
 NAMES = [i.name for i in CAMPAIGN.indicators] + [a for i in CAMPAIGN.indicators for a in i.aliases]
@@ -65,11 +65,6 @@ def test_any_text_gets_a_reply_and_books_only_valid_reports(shared_app: App, tex
         assert not reply.startswith(BOOKED), (text, reply)
 
 
-def _bookings(app: App) -> int:
-    with app.db.session() as s:
-        return s.scalar(select(func.count(Booking.id))) or 0
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(texts=st.lists(messages, min_size=1, max_size=6),
        who=st.sampled_from(["王永辉", "方广成", "王晓芳", "陈明栋", "戴超颖"]))
@@ -79,12 +74,12 @@ def test_texts_handled_together_each_get_their_own_reply_and_book_as_alone(
     chats = [Chat(shared_app, who, transport=f"g{n}") for n in range(len(texts))]
     messages_ = [chat.message(text, message_id=f"g{next(_ids)}") for chat, text in zip(chats, texts, strict=True)]
     assert all(isinstance(shared_app.core.books(msg), bool) for msg in messages_)
-    before = _bookings(shared_app)
+    before = booking_count(shared_app)
     answers = shared_app.core.handle_many(messages_)
     assert len(answers) == len(texts)
     assert all(replies and all(r.text for r in replies) and "出错" not in replies[0].text for replies in answers)
     booked = sum(replies[0].text.startswith(BOOKED) for replies in answers)
-    assert _bookings(shared_app) - before == booked, (texts, [r[0].text for r in answers])
+    assert booking_count(shared_app) - before == booked, (texts, [r[0].text for r in answers])
 
 
 @settings(max_examples=300, deadline=None)

@@ -6,12 +6,10 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
 
 from bot.app import App
-from store import gathering, ledger
-from store.models import Booking
-from tests.support import Chat
+from store import gathering
+from tests.support import Chat, booked_sum, booking_count
 
 NAMES = ("方广成", "王永辉", "陈明栋", "李勤额")
 
@@ -19,16 +17,6 @@ NAMES = ("方广成", "王永辉", "陈明栋", "李勤额")
 @pytest.fixture
 def chats(app: App) -> list[Chat]:
     return [Chat(app, name) for name in NAMES]
-
-
-def booked_sum(app: App) -> Decimal:
-    with app.db.read() as s:
-        return sum(ledger.totals(s).values(), Decimal(0))
-
-
-def bookings(app: App) -> int:
-    with app.db.read() as s:
-        return s.scalar(select(func.count(Booking.id))) or 0
 
 
 def test_messages_handled_together_share_one_commit_and_each_gets_its_own_answer(
@@ -50,7 +38,7 @@ def test_a_redelivery_in_the_group_is_refused_alone(app: App, chats: list[Chat])
     ])
     assert "已记录" in answers[0][0].text and "已记录" in answers[1][0].text and "已记录" in answers[3][0].text
     assert answers[2][0].text.startswith("这条消息已经记过了"), answers[2]
-    assert booked_sum(app) == Decimal(9) and bookings(app) == 3
+    assert booked_sum(app) == Decimal(9) and booking_count(app) == 3
 
 
 def test_a_call_that_fails_leaves_the_others_and_its_own_booking_stands(app: App, chats: list[Chat]) -> None:
@@ -66,7 +54,7 @@ def test_a_call_that_fails_leaves_the_others_and_its_own_booking_stands(app: App
     calls = [lambda: market.send("1 1"), fails_before, fails_after, lambda: market.send("1 2")]
     with pytest.raises(ValueError, match="before"):
         gathering.together(app.db.writer, calls)
-    assert booked_sum(app) == Decimal(8) and bookings(app) == 3
+    assert booked_sum(app) == Decimal(8) and booking_count(app) == 3
 
 
 def test_a_call_that_books_twice_parks_twice(app: App, chats: list[Chat]) -> None:
@@ -153,4 +141,4 @@ def test_groups_and_single_reports_from_many_threads_all_book_once(app: App, cha
         t.join(60)
     assert not failures and not any(t.is_alive() for t in threads)
     assert len(answers) == len(senders) * 5 and all(a.startswith("已记录") for a in answers), answers
-    assert booked_sum(app) == Decimal(len(senders) * 15) and bookings(app) == len(senders) * 5
+    assert booked_sum(app) == Decimal(len(senders) * 15) and booking_count(app) == len(senders) * 5
