@@ -148,9 +148,15 @@ def _book_statement_by_statement(conn: Connection, values: dict[str, Any], lines
     if not inserted:
         return None, {}
     booking_id = int(inserted[0][0])
+    return booking_id, add_lines(conn, booking_id, values["department_id"], values["booked_at"], lines, changes)
+
+
+def add_lines(conn: Connection, booking_id: int, department_id: int, booked_at: dt.datetime,
+              lines: Sequence[Line], changes: dict[str, Decimal]) -> dict[str, Decimal]:
+    """SQLite: the entries of a booking just inserted, and the totals they change; returns the new totals."""
     rows = [
-        {"booking_id": booking_id, "department_id": values["department_id"], "indicator": line.indicator,
-         "amount": line.amount, "booked_at": values["booked_at"]}
+        {"booking_id": booking_id, "department_id": department_id, "indicator": line.indicator,
+         "amount": line.amount, "booked_at": booked_at}
         for line in lines
     ]
     if len(rows) == 1:
@@ -159,10 +165,10 @@ def _book_statement_by_statement(conn: Connection, values: dict[str, Any], lines
         INSERT_ENTRIES.execute_many(conn, rows)
     after: dict[str, Decimal] = {}
     for indicator in sorted(changes):  # sorted: one order of row locks for every booking
-        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": values["department_id"], "indicator": indicator,
+        (raw,), = ADD_TO_TOTAL.execute(conn, {"department_id": department_id, "indicator": indicator,
                                                "amount": changes[indicator]})
         after[indicator] = to_amount(raw)
-    return booking_id, after
+    return after
 
 
 def _book_in_one_statement(conn: Connection, values: dict[str, Any], lines: Sequence[Line],

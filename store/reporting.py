@@ -8,8 +8,10 @@ again), and is a proposal waiting in this chat (a new report drops it). Each is 
   (a contact books for their own department), however long the ledger has grown;
 - a waiting proposal: ix_proposals_chat.
 
-SQLite (in-process, a statement costs microseconds): one SELECT of three subqueries, then the booking's
-own statements (store/ledger.book), all under the write lock BEGIN IMMEDIATE took.
+SQLite (in-process, but each statement costs Python): the booking's INSERT asks the two questions about
+the text itself (nothing is inserted for a redelivery or the same text, and RETURNING says whether a
+proposal waits), then the entries and totals (store/ledger.add_lines), all under the write lock BEGIN
+IMMEDIATE took. Only when nothing was inserted does one SELECT of three subqueries (BEFORE_REPORT) say why.
 
 PostgreSQL (a statement costs a round trip): the department's lock (store/ledger.lock_department) and one
 statement that asks and books together, sent in one round trip (pipeline mode). The statement runs after
@@ -64,7 +66,16 @@ BOOK_REPORT_POSTGRESQL = Prepared(text(
     " SELECT (SELECT id FROM booking), (SELECT booked_at FROM same), added.indicator, added.amount"
     " FROM (SELECT 1) AS one LEFT JOIN added ON true"
 ).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("booked_at", type_=UTCDateTime())))
-STATEMENTS = {"sqlite": (BEFORE_REPORT,), "postgresql": (LOCK_DEPARTMENT, BOOK_REPORT_POSTGRESQL)}
+# SQLite: the same-text check and the booking in one statement, whose RETURNING also says whether a proposal
+# waits. No row comes back for a redelivery (the unique key) or the same text again; BEFORE_REPORT then tells
+# which. One statement fewer per report than asking first: a tenth of a booking's CPU.
+BOOK_REPORT_SQLITE = Prepared(text(
+    "INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind, text, booked_at)"
+    " SELECT :transport, :chat_id, :message_id, :contact_id, :department_id, 'report', :text, :booked_at"
+    f" WHERE ({_SAME_TEXT}) IS NULL ON CONFLICT DO NOTHING RETURNING id, EXISTS ({_OPEN_PROPOSAL})"
+).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("booked_at", type_=UTCDateTime())))
+STATEMENTS = {"sqlite": (BEFORE_REPORT, BOOK_REPORT_SQLITE),
+              "postgresql": (LOCK_DEPARTMENT, BOOK_REPORT_POSTGRESQL)}
 
 
 @dataclass(frozen=True)
@@ -108,16 +119,12 @@ def book_report(session: Session, *, key: MessageKey, contact_id: int, departmen
     Raises Duplicate (this message was booked before) and WouldGoNegative, as store/ledger.book does.
     """
     conn = session.connection()
-    if conn.dialect.name == "sqlite":
-        same_at = clear_for(session, key=key, contact_id=contact_id, department_id=department_id, text=text,
-                            since=since)
-        if same_at is not None:
-            return same_at
-        return ledger.book(session, key=key, contact_id=contact_id, department_id=department_id, kind="report",
-                           text=text, lines=lines, now=now, locked=True)
     ledger.refuse_floats(lines)
-    values = {**_values(key, contact_id, department_id, text, since), "booked_at": now,
-              **ledger.line_arrays(lines)}
+    values = {**_values(key, contact_id, department_id, text, since), "booked_at": now}
+    if conn.dialect.name == "sqlite":
+        return _book_report_sqlite(session, values, key=key, contact_id=contact_id, department_id=department_id,
+                                   text=text, lines=lines, now=now, since=since)
+    values.update(ledger.line_arrays(lines))
     rows = together(conn, [(LOCK_DEPARTMENT, {"department_id": department_id}),
                            (BOOK_REPORT_POSTGRESQL, values)])[-1]
     booking_id, same_at = rows[0][0], rows[0][1]
@@ -130,6 +137,26 @@ def book_report(session: Session, *, key: MessageKey, contact_id: int, departmen
     after = ledger.totals_of(rows)
     ledger.refuse_negative(ledger.changes_of(lines), after)
     return Booked(int(booking_id), tuple(lines), after)
+
+
+def _book_report_sqlite(session: Session, values: dict[str, object], *, key: MessageKey, contact_id: int,
+                        department_id: int, text: str, lines: Sequence[Line], now: dt.datetime,
+                        since: dt.datetime) -> Booked | dt.datetime:
+    conn = session.connection()
+    rows = BOOK_REPORT_SQLITE.execute(conn, values)
+    if not rows:  # a redelivery (Duplicate) or the same text again: BEFORE_REPORT tells which
+        same_at = clear_for(session, key=key, contact_id=contact_id, department_id=department_id, text=text,
+                            since=since)
+        if same_at is not None:
+            return same_at
+        raise AssertionError("no booking made, yet neither a redelivery nor the same text")
+    booking_id, proposal_open = int(rows[0][0]), bool(rows[0][1])
+    if proposal_open:  # a new report drops the proposal waiting in this chat
+        proposals.drop_open(session, key.transport, key.chat_id)
+    changes = ledger.changes_of(lines)
+    after = ledger.add_lines(conn, booking_id, department_id, now, lines, changes)
+    ledger.refuse_negative(changes, after)
+    return Booked(booking_id, tuple(lines), after)
 
 
 def _values(key: MessageKey, contact_id: int, department_id: int, text: str, since: dt.datetime,
