@@ -68,7 +68,7 @@ BOOK_REPORT_POSTGRESQL = Prepared(text(
 ).bindparams(bindparam("since", type_=UTCDateTime()), bindparam("booked_at", type_=UTCDateTime())))
 # SQLite: the same-text check and the booking in one statement, whose RETURNING also says whether a proposal
 # waits. No row comes back for a redelivery (the unique key) or the same text again; BEFORE_REPORT then tells
-# which. One statement fewer per report than asking first: a tenth of a booking's CPU.
+# which. One statement fewer per report than asking first (a statement is about 25 µs of a report's ~200 µs CPU).
 BOOK_REPORT_SQLITE = Prepared(text(
     "INSERT INTO bookings (transport, chat_id, message_id, contact_id, department_id, kind, text, booked_at)"
     " SELECT :transport, :chat_id, :message_id, :contact_id, :department_id, 'report', :text, :booked_at"
